@@ -1,0 +1,730 @@
+"""Reading partner files into one normalised table, with row-level validation.
+
+Two readers, both streaming (a file is read in blocks of ``block_bytes``, so memory does not
+grow with the file) and both returning polars frames in the same normalised shape:
+
+* :func:`read_police_uk` for data.police.uk street-level files (``.csv`` or ``.csv.gz``).
+* :func:`read_mapped` for any partner CSV/XLSX described by a :class:`Mapping`.
+
+A bad row raises :class:`RowError` naming the file, row, column and reason; nothing is
+returned for a file that has one. Identity (what makes two rows the same incident, so that a
+re-import adds nothing) is decided here, per source and month; docs/data-model.md#identity.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import re
+from collections.abc import Iterator, Mapping as AnyMapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from csp_analytics.geo import BNG_BOUNDS, WGS84_BOUNDS, to_bng, to_wgs84
+
+POLICE_UK_COLUMNS = (
+    "Crime ID", "Month", "Reported by", "Falls within", "Longitude", "Latitude", "Location",
+    "LSOA code", "LSOA name", "Crime type", "Last outcome category", "Context",
+)  # fmt: skip
+
+INCIDENT_SCHEMA: dict[str, Any] = {
+    "file": pl.String,
+    "row": pl.Int64,
+    "ident": pl.String,
+    "source_ref": pl.String,
+    "source_category": pl.String,
+    "month": pl.Date,
+    "occurred_on": pl.Date,
+    "occurred_at": pl.Time,
+    "date_precision": pl.String,
+    "lon": pl.Float64,
+    "lat": pl.Float64,
+    "easting": pl.Float64,
+    "northing": pl.Float64,
+    "location_precision": pl.String,
+    "location_text": pl.String,
+    "lsoa_given": pl.String,
+    "outcome": pl.String,
+    "organisation": pl.String,
+}
+AGGREGATE_SCHEMA: dict[str, Any] = {
+    "file": pl.String,
+    "row": pl.Int64,
+    "ident": pl.String,
+    "month": pl.Date,
+    "period_months": pl.Int64,
+    "area_code": pl.String,
+    "source_category": pl.String,
+    "count": pl.Float64,
+}
+DEFAULT_BLOCK_BYTES = 32 * 1024 * 1024
+_MONTH_RE = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
+class RowError(ValueError):
+    """A row (or the header, row 0) that cannot be imported. The whole file is rejected."""
+
+    def __init__(self, file: str, row: int, column: str | None, reason: str) -> None:
+        self.file, self.row, self.column, self.reason = file, row, column, reason
+        where = "header" if row == 0 else f"row {row} (line {row + 1})"
+        col = f", column '{column}'" if column else ""
+        super().__init__(f"{file}: {where}{col}: {reason}")
+
+
+class MappingError(ValueError):
+    """A mapping file that is not usable; names the mapping file and the field."""
+
+    def __init__(self, file: str, field_name: str, reason: str) -> None:
+        self.file, self.field_name, self.reason = file, field_name, reason
+        super().__init__(f"{file}: mapping field '{field_name}': {reason}")
+
+
+# --------------------------------------------------------------------------------------
+# Raw blocks
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """What an import records about a file: its path, content hash and data rows."""
+
+    path: str
+    sha256: str
+    rows: int
+
+
+def _open_bytes(path: Path) -> io.BufferedIOBase:
+    if path.suffix == ".gz":
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")  # noqa: SIM115
+
+
+def _record_boundary(buf: bytes) -> int:
+    """Offset just after the last newline that is outside a quoted field, or -1."""
+    pos = len(buf)
+    while True:
+        pos = buf.rfind(b"\n", 0, pos)
+        if pos < 0:
+            return -1
+        if buf.count(b'"', 0, pos) % 2 == 0:
+            return pos + 1
+
+
+def iter_blocks(
+    path: Path, *, block_bytes: int = DEFAULT_BLOCK_BYTES
+) -> Iterator[tuple[bytes, bytes, int]]:
+    """Yield ``(header_line, block, first_row)`` for a CSV file, block by block.
+
+    Blocks end on a record boundary (a newline outside quotes). A UTF-8 byte-order mark is
+    dropped and CRLF line ends become LF. ``first_row`` is the 1-based number of the block's
+    first data row. The caller hashes nothing: see :func:`file_info`.
+    """
+    with _open_bytes(path) as fh:
+        first = fh.read(block_bytes)
+        if first.startswith(b"\xef\xbb\xbf"):
+            first = first[3:]
+        nl = first.find(b"\n")
+        if nl < 0:
+            header, rest = first, b""
+        else:
+            header, rest = first[:nl], first[nl + 1 :]
+        header = header.rstrip(b"\r")
+        row = 1
+        pending = rest
+        while True:
+            chunk = fh.read(block_bytes)
+            if chunk:
+                pending += chunk
+                cut = _record_boundary(pending)
+                if cut <= 0:
+                    continue
+                block, pending = pending[:cut], pending[cut:]
+            else:
+                block, pending = pending, b""
+            block = block.replace(b"\r\n", b"\n")
+            if block.strip():
+                yield header, block, row
+                row += _count_records(block)
+            if not chunk:
+                return
+
+
+def _count_records(block: bytes) -> int:
+    lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+    blank = len(re.findall(rb"^\s*$", block, flags=re.M)) - (1 if block.endswith(b"\n") else 0)
+    return lines - max(blank, 0)
+
+
+def file_info(path: Path, rows: int) -> FileInfo:
+    """SHA-256 of the file as stored (compressed files hash their compressed bytes)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return FileInfo(path=str(path), sha256=digest.hexdigest(), rows=rows)
+
+
+def _check_structure(name: str, header: bytes, block: bytes, first_row: int, sep: str) -> None:
+    """Every record must have as many fields as the header (polars pads short rows silently)."""
+    expected = len(next(csv.reader([header.decode("utf-8", "replace")], delimiter=sep)))
+    text = block.decode("utf-8", "replace")
+    if '"' in text and re.search(r'"[^"]*\n[^"]*"', text):
+        # Quoted fields with line breaks: fall back to the csv module for this block.
+        reader = csv.reader(io.StringIO(text), delimiter=sep)
+        for offset, record in enumerate(r for r in reader if r):
+            if len(record) != expected:
+                raise RowError(name, first_row + offset, None,
+                               f"expected {expected} fields, found {len(record)}")
+        return
+    lines = pl.Series("l", text.split("\n"), dtype=pl.String)
+    lines = lines.filter(lines.str.strip_chars() != "")
+    fields = lines.str.replace_all(r'"[^"]*"', "").str.count_matches(re.escape(sep)) + 1
+    bad = (fields != expected).arg_true()
+    if bad.len():
+        i = int(bad[0])
+        raise RowError(name, first_row + i, None,
+                       f"expected {expected} fields, found {int(fields[i])}")
+
+
+def _read_block(name: str, header: bytes, block: bytes, first_row: int, sep: str) -> pl.DataFrame:
+    _check_structure(name, header, block, first_row, sep)
+    try:
+        frame = pl.read_csv(
+            header + b"\n" + block,
+            separator=sep,
+            infer_schema=False,
+            empty_string_is_null=False,
+            null_values=None,
+            truncate_ragged_lines=False,
+            raise_if_empty=False,
+        )
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
+        raise RowError(name, first_row, None, f"not a readable CSV file ({exc})") from exc
+    return frame.with_columns(
+        pl.int_range(first_row, first_row + frame.height, dtype=pl.Int64).alias("__row")
+    )
+
+
+def _first_bad(frame: pl.DataFrame, bad: pl.Series) -> int | None:
+    idx = bad.arg_true()
+    return None if idx.len() == 0 else int(frame["__row"][int(idx[0])])
+
+
+def _fail_if(frame: pl.DataFrame, name: str, column: str, bad: pl.Series, reason: str) -> None:
+    row = _first_bad(frame, bad.fill_null(False))
+    if row is not None:
+        value = frame[column][int(bad.fill_null(False).arg_true()[0])] if column in frame else ""
+        shown = f" (found {str(value)[:60]!r})" if value not in (None, "") else ""
+        raise RowError(name, row, column, reason + shown)
+
+
+# --------------------------------------------------------------------------------------
+# Identity
+
+
+class _Occurrences:
+    """Running count of identical-looking records in one file, carried across blocks.
+
+    Records without a source reference (police.uk ASB has no Crime ID) are identified by a
+    digest of their whole content (which includes the month) plus their occurrence number
+    among identical records of the same file: the 1st, 2nd ... identical row. Re-importing a
+    file, or another file holding the same month, gives the same identities.
+    """
+
+    def __init__(self) -> None:
+        self.carried = pl.DataFrame(schema={"key": pl.String, "base": pl.UInt32})
+
+    def idents(self, content: pl.Series) -> pl.Series:
+        keys = pl.Series(
+            "key",
+            [hashlib.blake2b(s.encode(), digest_size=16).hexdigest() for s in content],
+            dtype=pl.String,
+        )
+        frame = pl.DataFrame({"key": keys}).with_columns(
+            pl.int_range(pl.len(), dtype=pl.UInt32).over("key").alias("k")
+        )
+        frame = frame.join(self.carried, on="key", how="left", maintain_order="left")
+        frame = frame.with_columns((pl.col("k") + pl.col("base").fill_null(0)).alias("k"))
+        counts = frame.group_by("key").agg(pl.len().cast(pl.UInt32).alias("base"))
+        self.carried = (
+            pl.concat([self.carried, counts]).group_by("key").agg(pl.col("base").sum())
+        )
+        return frame.select(
+            pl.concat_str([pl.lit("h:"), pl.col("key"), pl.lit("."), pl.col("k").cast(pl.String)])
+        ).to_series()
+
+
+# --------------------------------------------------------------------------------------
+# police.uk
+
+
+def police_uk_files(paths: Sequence[Path]) -> list[Path]:
+    """Expand folders to the street-level files inside them, sorted by name."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(
+                p for p in path.rglob("*") if p.is_file() and p.name.endswith(("-street.csv", "-street.csv.gz"))
+            )
+            if not found:
+                found = sorted(p for p in path.rglob("*") if p.name.endswith((".csv", ".csv.gz")))
+            out.extend(found)
+        else:
+            out.append(path)
+    return out
+
+
+def read_police_uk(
+    path: Path, *, block_bytes: int = DEFAULT_BLOCK_BYTES
+) -> Iterator[pl.DataFrame]:
+    """Normalised incident frames (see ``INCIDENT_SCHEMA``) from one police.uk street file.
+
+    Months are month precision only (police.uk publishes no day or time). Coordinates are
+    anonymised map points ("snap points"), not addresses. Rows with no coordinates are kept,
+    with ``location_precision`` ``none``. 2011 and 2021 LSOA codes are both accepted as given.
+    """
+    name = str(path)
+    occurrences = _Occurrences()
+    for header, block, first_row in iter_blocks(path, block_bytes=block_bytes):
+        frame = _read_block(name, header, block, first_row, ",")
+        missing = [c for c in POLICE_UK_COLUMNS if c not in frame.columns]
+        if missing:
+            raise RowError(name, 0, None, "not a police.uk street-level file: missing columns "
+                           + ", ".join(repr(c) for c in missing))
+        yield _normalise_police(name, frame, occurrences)
+
+
+def _normalise_police(name: str, frame: pl.DataFrame, occ: _Occurrences) -> pl.DataFrame:
+    col = frame.get_column
+    _fail_if(frame, name, "Month", ~col("Month").str.contains(_MONTH_RE), "month is not YYYY-MM")
+    for required in ("Crime type", "Falls within"):
+        _fail_if(frame, name, required, col(required).str.strip_chars() == "", "is empty")
+    lon = col("Longitude").str.strip_chars().cast(pl.Float64, strict=False)
+    lat = col("Latitude").str.strip_chars().cast(pl.Float64, strict=False)
+    for column, values in (("Longitude", lon), ("Latitude", lat)):
+        _fail_if(frame, name, column, values.is_null() & (col(column).str.strip_chars() != ""),
+                 "is not a number")
+    _fail_if(frame, name, "Latitude", lon.is_null() != lat.is_null(),
+             "longitude and latitude must both be given or both be empty")
+    x0, y0, x1, y1 = WGS84_BOUNDS
+    _fail_if(frame, name, "Longitude", (lon < x0) | (lon > x1), "is outside the UK")
+    _fail_if(frame, name, "Latitude", (lat < y0) | (lat > y1), "is outside the UK")
+
+    crime_id = col("Crime ID").str.strip_chars()
+    has_id = crime_id != ""
+    ident = ("id:" + crime_id).to_frame("ident").to_series()
+    if (~has_id).any():
+        content = frame.select(
+            pl.concat_str([pl.col(c) for c in POLICE_UK_COLUMNS], separator="\x1f")
+        ).to_series()
+        no_id = (~has_id).arg_true()
+        generated = occ.idents(content.gather(no_id))
+        ident = ident.scatter(no_id, generated)
+    lon_np = lon.to_numpy().astype(float)
+    lat_np = lat.to_numpy().astype(float)
+    east, north = to_bng(lon_np, lat_np)
+    located = ~np.isnan(lon_np)
+    return pl.DataFrame(
+        {
+            "file": pl.Series([name] * frame.height, dtype=pl.String),
+            "row": col("__row"),
+            "ident": ident,
+            "source_ref": crime_id,
+            "source_category": col("Crime type").str.strip_chars(),
+            "month": (col("Month") + "-01").str.to_date("%Y-%m-%d"),
+            "occurred_on": pl.Series([None] * frame.height, dtype=pl.Date),
+            "occurred_at": pl.Series([None] * frame.height, dtype=pl.Time),
+            "date_precision": pl.Series(["month"] * frame.height, dtype=pl.String),
+            "lon": lon,
+            "lat": lat,
+            "easting": pl.Series(east).fill_nan(None),
+            "northing": pl.Series(north).fill_nan(None),
+            "location_precision": pl.Series(np.where(located, "snap", "none"), dtype=pl.String),
+            "location_text": col("Location").str.strip_chars(),
+            "lsoa_given": col("LSOA code").str.strip_chars(),
+            "outcome": col("Last outcome category").str.strip_chars(),
+            "organisation": col("Falls within").str.strip_chars(),
+        },
+        schema=INCIDENT_SCHEMA,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Mapped partner files
+
+
+@dataclass(frozen=True)
+class CoordinateColumns:
+    """A pair of coordinate columns in one system: ``bng`` (EPSG:27700) or ``wgs84``."""
+
+    system: str
+    x: str
+    y: str
+    precision: str = "exact"
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """How to read one partner's file: see examples/mappings/*.yaml and docs/importing.md."""
+
+    file: str
+    source_code: str
+    source_name: str
+    organisation: str
+    organisation_kind: str
+    kind: str
+    scheme: str
+    category: str | None
+    category_constant: str | None
+    date: str | None
+    date_format: str
+    date_from_filename: str | None
+    time: str | None
+    time_format: str
+    reference: str | None
+    location_text: str | None
+    lsoa: str | None
+    area: str | None
+    area_level: str | None
+    count: str | None
+    coordinates: tuple[CoordinateColumns, ...]
+    categories: dict[str, str]
+    exclude: frozenset[str]
+    unlisted: str
+    null_values: tuple[str, ...]
+    delimiter: str
+    sheet: str | None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: AnyMapping[str, Any], file: str = "<mapping>") -> Mapping:
+        """Validate a parsed YAML mapping; every problem names the mapping field."""
+        def need(section: AnyMapping[str, Any], key: str, where: str) -> Any:
+            value = section.get(key)
+            if value in (None, ""):
+                raise MappingError(file, where, "is required")
+            return value
+
+        if not isinstance(data, AnyMapping):
+            raise MappingError(file, "(top level)", "must be a mapping of fields")
+        source = data.get("source") or {}
+        columns = data.get("columns") or {}
+        kind = data.get("kind", "incidents")
+        if kind not in ("incidents", "aggregate"):
+            raise MappingError(file, "kind", "must be 'incidents' or 'aggregate'")
+        date_format = str(data.get("date_format", "%Y-%m-%d"))
+        if not columns.get("date") and not data.get("date_from_filename"):
+            raise MappingError(file, "columns.date", "is required (or give date_from_filename)")
+        if not columns.get("category") and not data.get("category_constant"):
+            raise MappingError(file, "columns.category", "is required (or category_constant)")
+        coords = []
+        for i, item in enumerate(data.get("coordinates") or []):
+            system = str(item.get("system", "")).lower()
+            if system not in ("bng", "wgs84"):
+                raise MappingError(file, f"coordinates[{i}].system", "must be 'bng' or 'wgs84'")
+            coords.append(CoordinateColumns(system, need(item, "x", f"coordinates[{i}].x"),
+                                            need(item, "y", f"coordinates[{i}].y"),
+                                            str(item.get("precision", "exact"))))
+        if kind == "aggregate":
+            need(columns, "count", "columns.count")
+            need(columns, "area", "columns.area")
+            if data.get("area_level") not in ("lsoa", "ward", "msoa", "district", "custom"):
+                raise MappingError(file, "area_level",
+                                   "must be one of lsoa, ward, msoa, district, custom")
+        unlisted = data.get("unlisted", "keep")
+        if unlisted not in ("keep", "exclude"):
+            raise MappingError(file, "unlisted", "must be 'keep' or 'exclude'")
+        pattern = data.get("date_from_filename")
+        if pattern:
+            try:
+                if re.compile(pattern).groups != 1:
+                    raise MappingError(file, "date_from_filename", "needs one (group)")
+            except re.error as exc:
+                raise MappingError(file, "date_from_filename", f"bad pattern: {exc}") from exc
+        categories = {str(k): str(v) for k, v in (data.get("categories") or {}).items()}
+        return cls(
+            file=file,
+            source_code=str(need(source, "code", "source.code")),
+            source_name=str(need(source, "name", "source.name")),
+            organisation=str(need(source, "organisation", "source.organisation")),
+            organisation_kind=str(source.get("organisation_kind", "other")),
+            kind=kind,
+            scheme=str(need(data, "scheme", "scheme")),
+            category=columns.get("category"),
+            category_constant=data.get("category_constant"),
+            date=columns.get("date"),
+            date_format=date_format,
+            date_from_filename=pattern,
+            time=columns.get("time"),
+            time_format=str(data.get("time_format", "%H:%M:%S")),
+            reference=columns.get("reference"),
+            location_text=columns.get("location_text"),
+            lsoa=columns.get("lsoa"),
+            area=columns.get("area"),
+            area_level=data.get("area_level"),
+            count=columns.get("count"),
+            coordinates=tuple(coords),
+            categories=categories,
+            exclude=frozenset(str(v) for v in data.get("exclude") or []),
+            unlisted=unlisted,
+            null_values=tuple(str(v) for v in data.get("null_values") or ()),
+            delimiter=str((data.get("format") or {}).get("delimiter", ",")),
+            sheet=(data.get("format") or {}).get("sheet"),
+            raw=dict(data),
+        )
+
+    def used_columns(self) -> list[str]:
+        cols = [self.category, self.date, self.time, self.reference, self.location_text,
+                self.lsoa, self.area, self.count]
+        for c in self.coordinates:
+            cols += [c.x, c.y]
+        return [c for c in cols if c]
+
+
+def mapped_files(paths: Sequence[Path]) -> list[Path]:
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out.extend(sorted(p for p in path.rglob("*")
+                              if p.is_file() and p.name.lower().endswith((".csv", ".csv.gz", ".xlsx"))))
+        else:
+            out.append(path)
+    return out
+
+
+def _xlsx_blocks(path: Path, sheet: str | None) -> Iterator[tuple[bytes, bytes, int]]:
+    """An XLSX sheet as CSV text blocks, so both formats share one validation path."""
+    import openpyxl  # noqa: PLC0415  (only needed for spreadsheets)
+
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        if sheet is not None and sheet not in book.sheetnames:
+            raise RowError(str(path), 0, None, f"no sheet named {sheet!r} (has {book.sheetnames})")
+        ws = book[sheet] if sheet else book.worksheets[0]
+        rows = ws.iter_rows(values_only=True)
+        header = next(rows, None)
+        if header is None:
+            return
+        def text(v: object) -> str:
+            if v is None:
+                return ""
+            if hasattr(v, "strftime") and hasattr(v, "hour"):
+                return v.strftime("%Y-%m-%d %H:%M:%S")  # type: ignore[no-any-return, attr-defined]
+            return str(v)
+        def encode(values: Sequence[object]) -> bytes:
+            buf = io.StringIO()
+            csv.writer(buf, lineterminator="\n").writerow([text(v) for v in values])
+            return buf.getvalue().encode()
+        head = encode(header).rstrip(b"\n")
+        batch: list[bytes] = []
+        first = 1
+        for values in rows:
+            if all(v is None for v in values):
+                continue
+            batch.append(encode(values))
+            if len(batch) == 100_000:
+                yield head, b"".join(batch), first
+                first += len(batch)
+                batch = []
+        if batch:
+            yield head, b"".join(batch), first
+    finally:
+        book.close()
+
+
+def read_mapped(
+    path: Path, mapping: Mapping, *, block_bytes: int = DEFAULT_BLOCK_BYTES
+) -> Iterator[pl.DataFrame]:
+    """Normalised frames from a partner CSV/XLSX (incident or aggregate shape by ``kind``)."""
+    name = str(path)
+    if path.name.lower().endswith(".xlsx"):
+        blocks = _xlsx_blocks(path, mapping.sheet)
+        sep = ","
+    else:
+        blocks = iter_blocks(path, block_bytes=block_bytes)
+        sep = mapping.delimiter
+    file_month = _month_from_filename(name, mapping)
+    occurrences = _Occurrences()
+    for header, block, first_row in blocks:
+        frame = _read_block(name, header, block, first_row, sep)
+        frame = frame.rename({c: c.strip() for c in frame.columns})
+        missing = [c for c in mapping.used_columns() if c not in frame.columns]
+        if missing:
+            raise RowError(name, 0, None, f"mapping {mapping.file} names columns not in the "
+                           "file: " + ", ".join(repr(c) for c in missing))
+        if mapping.kind == "aggregate":
+            yield _normalise_aggregate(name, frame, mapping, file_month)
+        else:
+            yield _normalise_mapped(name, frame, mapping, file_month, occurrences)
+
+
+def _month_from_filename(name: str, mapping: Mapping) -> str | None:
+    if not mapping.date_from_filename:
+        return None
+    found = re.search(mapping.date_from_filename, Path(name).name)
+    if not found:
+        raise RowError(name, 0, None, f"file name does not match date_from_filename "
+                       f"{mapping.date_from_filename!r}")
+    return found.group(1)
+
+
+def _parse_dates(
+    name: str, frame: pl.DataFrame, mapping: Mapping, file_value: str | None
+) -> tuple[pl.Series, pl.Series, int]:
+    """(month, day-or-null, period_months) for each row, by the mapping's date_format."""
+    column = mapping.date or "(file name)"
+    raw = (pl.Series([file_value] * frame.height, dtype=pl.String) if file_value is not None
+           else frame[column].str.strip_chars())
+    check = frame.with_columns(raw.alias(column)) if file_value is not None else frame
+    _fail_if(check, name, column, raw == "", "date is empty")
+    fmt = mapping.date_format
+    if fmt == "month":
+        _fail_if(check, name, column, ~raw.str.contains(_MONTH_RE), "is not a month (YYYY-MM)")
+        month = (raw + "-01").str.to_date("%Y-%m-%d")
+        return month, pl.Series([None] * frame.height, dtype=pl.Date), 1
+    if fmt == "financial-year":
+        ok = raw.str.contains(r"^\d{4}-\d{2}$")
+        _fail_if(check, name, column, ~ok, "is not a financial year like 2012-13")
+        month = (raw.str.slice(0, 4) + "-04-01").str.to_date("%Y-%m-%d")
+        return month, pl.Series([None] * frame.height, dtype=pl.Date), 12
+    parsed = raw.str.to_datetime(fmt, strict=False)
+    _fail_if(check, name, column, parsed.is_null(), f"is not a date in the format {fmt!r}")
+    day = parsed.dt.date()
+    return day.dt.truncate("1mo"), day, 1
+
+
+def _coordinates(name: str, frame: pl.DataFrame, mapping: Mapping) -> dict[str, pl.Series]:
+    n = frame.height
+    east = np.full(n, np.nan)
+    north = np.full(n, np.nan)
+    lon = np.full(n, np.nan)
+    lat = np.full(n, np.nan)
+    precision = np.full(n, "none", dtype=object)
+    for pair in mapping.coordinates:
+        xs = frame[pair.x].str.strip_chars()
+        ys = frame[pair.y].str.strip_chars()
+        nulls = set(mapping.null_values) | {""}
+        x_num = xs.cast(pl.Float64, strict=False)
+        y_num = ys.cast(pl.Float64, strict=False)
+        for column, text, num in ((pair.x, xs, x_num), (pair.y, ys, y_num)):
+            _fail_if(frame, name, column, num.is_null() & ~text.is_in(list(nulls)),
+                     "is not a number")
+        x = x_num.to_numpy().astype(float)
+        y = y_num.to_numpy().astype(float)
+        if pair.system == "bng":
+            x0, y0, x1, y1 = BNG_BOUNDS
+            usable = ~np.isnan(x) & ~np.isnan(y) & ~((x == 0) & (y == 0))
+        else:
+            x0, y0, x1, y1 = WGS84_BOUNDS
+            usable = ~np.isnan(x) & ~np.isnan(y) & ~((x == 0) & (y == 0))
+        outside = usable & ((x < x0) | (x > x1) | (y < y0) | (y > y1))
+        _fail_if(frame, name, pair.x, pl.Series(outside), f"is outside the UK ({pair.system})")
+        take = usable & np.isnan(east)
+        if not take.any():
+            continue
+        if pair.system == "bng":
+            e, nn = x[take], y[take]
+            lo, la = to_wgs84(e, nn)
+        else:
+            lo, la = x[take], y[take]
+            e, nn = to_bng(lo, la)
+        east[take], north[take], lon[take], lat[take] = e, nn, lo, la
+        precision[take] = pair.precision
+    def s(a: np.ndarray) -> pl.Series:
+        return pl.Series(a).fill_nan(None)
+    return {"easting": s(east), "northing": s(north), "lon": s(lon), "lat": s(lat),
+            "location_precision": pl.Series(precision.astype(str), dtype=pl.String)}
+
+
+def _text(frame: pl.DataFrame, column: str | None) -> pl.Series:
+    if column is None:
+        return pl.Series([""] * frame.height, dtype=pl.String)
+    return frame[column].str.strip_chars()
+
+
+def _normalise_mapped(
+    name: str, frame: pl.DataFrame, mapping: Mapping, file_month: str | None, occ: _Occurrences
+) -> pl.DataFrame:
+    category = (_text(frame, mapping.category) if mapping.category
+                else pl.Series([mapping.category_constant] * frame.height, dtype=pl.String))
+    _fail_if(frame, name, mapping.category or "category", category == "", "category is empty")
+    month, day, _ = _parse_dates(name, frame, mapping, file_month)
+    at = pl.Series([None] * frame.height, dtype=pl.Time)
+    if mapping.time:
+        raw_time = _text(frame, mapping.time)
+        at = raw_time.str.to_time(mapping.time_format, strict=False)
+        _fail_if(frame, name, mapping.time, at.is_null() & (raw_time != ""),
+                 f"is not a time in the format {mapping.time_format!r}")
+    precision = np.where(day.is_null().to_numpy(), "month",
+                         np.where(at.is_null().to_numpy(), "day", "minute"))
+    reference = _text(frame, mapping.reference)
+    ident = ("ref:" + reference).to_frame("ident").to_series()
+    no_ref = (reference == "").arg_true()
+    if no_ref.len():
+        content = frame.select(pl.concat_str(
+            [pl.col(c) for c in frame.columns if c != "__row"], separator="\x1f")).to_series()
+        if file_month:
+            content = file_month + "\x1f" + content
+        ident = ident.scatter(no_ref, occ.idents(content.gather(no_ref)))
+    coords = _coordinates(name, frame, mapping)
+    return pl.DataFrame(
+        {
+            "file": pl.Series([name] * frame.height, dtype=pl.String),
+            "row": frame["__row"],
+            "ident": ident,
+            "source_ref": reference,
+            "source_category": category,
+            "month": month,
+            "occurred_on": day,
+            "occurred_at": at,
+            "date_precision": pl.Series(precision, dtype=pl.String),
+            **coords,
+            "location_text": _text(frame, mapping.location_text),
+            "lsoa_given": _text(frame, mapping.lsoa),
+            "outcome": pl.Series([""] * frame.height, dtype=pl.String),
+            "organisation": pl.Series([mapping.organisation] * frame.height, dtype=pl.String),
+        },
+        schema=INCIDENT_SCHEMA,
+    )
+
+
+def _normalise_aggregate(
+    name: str, frame: pl.DataFrame, mapping: Mapping, file_month: str | None
+) -> pl.DataFrame:
+    assert mapping.count is not None and mapping.area is not None
+    category = (_text(frame, mapping.category) if mapping.category
+                else pl.Series([mapping.category_constant] * frame.height, dtype=pl.String))
+    area = _text(frame, mapping.area)
+    _fail_if(frame, name, mapping.area, area == "", "area code is empty")
+    raw_count = _text(frame, mapping.count).str.replace_all(",", "")
+    count = raw_count.cast(pl.Float64, strict=False)
+    declared_null = raw_count.is_in(list(mapping.null_values))
+    _fail_if(frame, name, mapping.count, count.is_null() & ~declared_null, "is not a number")
+    _fail_if(frame, name, mapping.count, count < 0, "is negative")
+    month, _, period = _parse_dates(name, frame, mapping, file_month)
+    ident = pl.concat_str([pl.lit("agg:"), month.cast(pl.String), pl.lit("|"), area,
+                           pl.lit("|"), category], separator="").alias("ident")
+    out = pl.DataFrame(
+        {
+            "file": pl.Series([name] * frame.height, dtype=pl.String),
+            "row": frame["__row"],
+            "ident": frame.select(ident).to_series(),
+            "month": month,
+            "period_months": pl.Series([period] * frame.height, dtype=pl.Int64),
+            "area_code": area,
+            "source_category": category,
+            "count": count,
+        },
+        schema=AGGREGATE_SCHEMA,
+    )
+    dup = out["ident"].is_duplicated()
+    if dup.any():
+        first = int(dup.arg_true()[1])
+        raise RowError(name, int(out["row"][first]), mapping.area,
+                       "a second row for the same area, category and period")
+    return out

@@ -1,0 +1,56 @@
+"""What every ``csp`` command shares: domain errors become one clear line and exit code 1."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+from typing import Any, TypeVar
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from csp_platform.core.errors import DomainError
+
+T = TypeVar("T")
+
+
+class CspCommand(BaseCommand):
+    """Base for ``csp`` commands: ``run`` does the work; DomainError -> CommandError."""
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            self.run(**options)
+        except DomainError as exc:
+            raise CommandError(str(exc)) from exc
+
+    def run(self, **options: Any) -> None:
+        raise NotImplementedError  # each command defines run()
+
+
+def progress_bar(unit: str) -> Any:
+    """A tqdm progress bar on stderr (hidden when stderr is not a terminal)."""
+    def wrap(items: Iterable[T]) -> Iterable[T]:
+        items = list(items)
+        return tqdm(items, unit=unit, file=sys.stderr, disable=None, dynamic_ncols=True,
+                    desc="importing")
+    return wrap
+
+
+def parse_month(value: str | None, option: str) -> date | None:
+    if not value:
+        return None
+    try:
+        year, month = value.split("-")
+        return date(int(year), int(month), 1)
+    except ValueError:
+        raise CommandError(f"{option} must be a month like 2021-03, not {value!r}") from None
+
+
+def existing_paths(values: list[str]) -> list[Path]:
+    paths = [Path(v) for v in values]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise CommandError(f"no such file or folder: {', '.join(missing)}")
+    return paths

@@ -1,0 +1,246 @@
+"""The incident store: one canonical record for every partner's incidents.
+
+The fields follow the Crime and Disorder (Prescribed Information) Regulations 2007 (s.17A):
+depersonalised, with source agency, category, date with its precision and location. Partners'
+aggregate returns (counts, not incidents) live in :class:`AggregateRecord`, never mixed with
+incidents. See docs/data-model.md.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from csp_platform.areas.models import Area
+from csp_platform.core.models import Organisation
+
+
+class Theme(models.Model):
+    """A top-level theme of the partnership's plan: ASB, acquisitive crime, deliberate fires."""
+
+    code = models.SlugField(max_length=60, unique=True)
+    name = models.CharField(max_length=120)
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Category(models.Model):
+    """A canonical incident category, the same for every source."""
+
+    code = models.SlugField(max_length=80, unique=True)
+    name = models.CharField(max_length=160)
+    theme = models.ForeignKey(Theme, on_delete=models.PROTECT, related_name="categories")
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["theme__order", "name"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Crosswalk(models.Model):
+    """One version of the mapping from a source scheme's categories to canonical ones.
+
+    A scheme is a family of source categories (``police-uk``, ``lfb-stop-code``,
+    ``fixmystreet-shef-a``). Versions are never edited in place: loading a changed crosswalk
+    creates a new version and re-maps the stored incidents of that scheme.
+    """
+
+    scheme = models.CharField(max_length=80)
+    version = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["scheme", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["scheme", "version"], name="crosswalk_unique_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scheme} v{self.version}"
+
+
+class CrosswalkEntry(models.Model):
+    """Source value -> canonical category (or an explicit exclusion) within one version."""
+
+    crosswalk = models.ForeignKey(Crosswalk, on_delete=models.CASCADE, related_name="entries")
+    source_value = models.TextField()
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.PROTECT)
+    excluded = models.BooleanField(
+        default=False, help_text="Out of the partnership's scope (e.g. automatic fire alarms)."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["crosswalk", "source_value"], name="crosswalk_entry_unique_value"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_value} -> {self.category or 'excluded'}"
+
+
+class Source(models.Model):
+    """A stream of records from one organisation: "Cleveland Police street-level crime"."""
+
+    class Kind(models.TextChoices):
+        INCIDENTS = "incidents", "Incident-level records"
+        AGGREGATE = "aggregate", "Aggregate counts"
+
+    code = models.SlugField(max_length=80, unique=True)
+    name = models.CharField(max_length=200)
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="sources")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    scheme = models.CharField(max_length=80, help_text="Category scheme for the crosswalk.")
+    format = models.CharField(max_length=40)
+    identity_rule = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ImportBatch(models.Model):
+    """One committed import: which files, what they held, what was new."""
+
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="batches")
+    crosswalk = models.ForeignKey(Crosswalk, null=True, on_delete=models.PROTECT)
+    started_at = models.DateTimeField(auto_now_add=True)
+    files = models.JSONField(default=list, help_text="[{path, sha256, rows}]")
+    rows_read = models.PositiveIntegerField(default=0)
+    rows_new = models.PositiveIntegerField(default=0)
+    rows_duplicate = models.PositiveIntegerField(default=0)
+    rows_excluded = models.PositiveIntegerField(default=0)
+    months = models.JSONField(default=list)
+    mapping = models.JSONField(null=True, blank=True)
+    by_user = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name_plural = "import batches"
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.started_at:%Y-%m-%d %H:%M} ({self.rows_new} new)"
+
+
+class DatePrecision(models.TextChoices):
+    MONTH = "month", "Month"
+    DAY = "day", "Day"
+    MINUTE = "minute", "Date and time"
+
+
+class LocationPrecision(models.TextChoices):
+    NONE = "none", "No location"
+    SNAP_POINT = "snap", "Anonymised map point (police.uk)"
+    EXACT = "exact", "As recorded"
+    ROUNDED = "rounded", "Rounded grid reference"
+
+
+class Incident(models.Model):
+    """One incident from one source, depersonalised (s.17A).
+
+    ``ident`` is the source-specific identity used to keep re-imports idempotent
+    (docs/data-model.md#identity). Area links are the point-in-polygon result for the
+    newest boundary generation of each level; every area, of every generation, is counted
+    in :class:`AreaMonthCount`.
+    """
+
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="incidents")
+    batch = models.ForeignKey(ImportBatch, on_delete=models.PROTECT, related_name="incidents")
+    ident = models.TextField()
+    source_ref = models.TextField(blank=True)
+    source_category = models.TextField()
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.PROTECT)
+    month = models.DateField(help_text="First day of the month of the incident (Europe/London).")
+    occurred_on = models.DateField(null=True, blank=True)
+    occurred_at = models.TimeField(null=True, blank=True)
+    date_precision = models.CharField(max_length=8, choices=DatePrecision.choices)
+    lon = models.FloatField(null=True, blank=True)
+    lat = models.FloatField(null=True, blank=True)
+    easting = models.FloatField(null=True, blank=True)
+    northing = models.FloatField(null=True, blank=True)
+    location_precision = models.CharField(max_length=8, choices=LocationPrecision.choices)
+    location_text = models.TextField(blank=True)
+    lsoa_given = models.TextField(blank=True)
+    outcome = models.TextField(blank=True)
+    lsoa = models.ForeignKey(Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    ward = models.ForeignKey(Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    district = models.ForeignKey(
+        Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "ident"], name="incident_unique_per_source")
+        ]
+        indexes = [
+            models.Index(fields=["source", "month"]),
+            models.Index(fields=["ward", "month"]),
+            models.Index(fields=["lsoa", "month"]),
+            models.Index(fields=["district", "month"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_category} {self.month:%Y-%m} ({self.source.code})"
+
+
+class AggregateRecord(models.Model):
+    """A count from a partner's aggregate return (e.g. FixMyStreet reports per LSOA and month).
+
+    Kept apart from :class:`Incident` so that a count of 7 is never read as one incident.
+    ``period_months`` is 1 for monthly returns and 12 for annual ones (DEFRA fly-tipping).
+    """
+
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="aggregates")
+    batch = models.ForeignKey(ImportBatch, on_delete=models.PROTECT, related_name="aggregates")
+    ident = models.TextField()
+    month = models.DateField(help_text="First month of the period counted.")
+    period_months = models.PositiveSmallIntegerField(default=1)
+    area_code_given = models.TextField()
+    area = models.ForeignKey(Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    source_category = models.TextField()
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.PROTECT)
+    count = models.FloatField(help_text="Some official returns hold estimates with decimals.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "ident"], name="aggregate_unique_per_source")
+        ]
+        indexes = [models.Index(fields=["source", "month"])]
+
+
+class AreaMonthCount(models.Model):
+    """Monthly counts per area x category x source, kept by the import in its transaction.
+
+    ``area`` null is the whole source (every record, located or not). ``kind`` keeps incident
+    counts and aggregate-return counts apart. Rebuilt for the (source, month) pairs an import
+    touches, so it always equals a count of the underlying rows.
+    """
+
+    class Kind(models.TextChoices):
+        INCIDENT = "incident", "Incidents"
+        AGGREGATE = "aggregate", "Aggregate return"
+
+    area = models.ForeignKey(Area, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    month = models.DateField()
+    period_months = models.PositiveSmallIntegerField(default=1)
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.CASCADE)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    n = models.FloatField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["area", "month"]),
+            models.Index(fields=["source", "month"]),
+        ]

@@ -1,0 +1,307 @@
+"""Reads of the incident store: counts by any breakdown, and the data-quality report.
+
+Counts come from the monthly table (:class:`AreaMonthCount`) wherever the question can be
+answered from it, and otherwise from the incident rows themselves (two area levels at once, a
+custom area, an older ward generation). Both paths give the same numbers; tests hold them to it.
+Incident counts and aggregate-return counts are reported in separate columns, never summed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import polars as pl
+from django.db.models import Count, Max, Min, Q, Sum
+
+from csp_analytics.geo import assign_points
+from csp_platform.areas.models import Area
+from csp_platform.areas.selectors import area_geometry, area_get_by_code
+from csp_platform.core.errors import BadQuery
+from csp_platform.incidents.models import (
+    AggregateRecord, AreaMonthCount, Category, ImportBatch, Incident, Source,
+)
+
+FIELDS = ("month", "category", "theme", "source", "ward", "lsoa", "district")
+AREA_FIELDS = ("ward", "lsoa", "district")
+
+
+@dataclass(frozen=True)
+class CountQuery:
+    by: tuple[str, ...]
+    area: str | None = None
+    month_from: date | None = None
+    month_to: date | None = None
+    sources: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    themes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = [f for f in self.by if f not in FIELDS]
+        if unknown or not self.by:
+            raise BadQuery(f"--by takes a comma list of {', '.join(FIELDS)}; "
+                           f"got {', '.join(unknown) or 'nothing'}")
+        if len(set(self.by)) != len(self.by):
+            raise BadQuery("--by names a field twice")
+        if self.month_from and self.month_to and self.month_from > self.month_to:
+            raise BadQuery("--from is after --to")
+
+
+@dataclass
+class CountTable:
+    """Rows of counts, with the columns they came in and notes on what was left out."""
+
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    notes: list[str] = field(default_factory=list)
+    path: str = "monthly"
+
+
+def _labels() -> dict[str, dict[int | None, tuple[str, str]]]:
+    cats = {c.id: (c.code, c.name) for c in Category.objects.select_related("theme")}
+    themes = {c.id: (c.theme.code, c.theme.name) for c in Category.objects.select_related("theme")}
+    sources = {s.id: (s.code, s.name) for s in Source.objects.all()}
+    none = {None: ("unknown", "Unknown category")}
+    return {"category": {**cats, **none}, "theme": {**themes, **none},
+            "source": sources}
+
+
+def _area_labels(ids: set[int]) -> dict[int | None, tuple[str, str]]:
+    found: dict[int | None, tuple[str, str]] = {
+        a.id: (a.code, f"{a.name} ({a.generation})")
+        for a in Area.objects.filter(id__in=ids).only("id", "code", "name", "generation")
+    }
+    found[None] = ("(none)", "Not in any imported area")
+    return found
+
+
+def _months(q: CountQuery) -> Q:
+    cond = Q()
+    if q.month_from:
+        cond &= Q(month__gte=q.month_from)
+    if q.month_to:
+        cond &= Q(month__lte=q.month_to)
+    return cond
+
+
+def _filters(q: CountQuery, prefix: str = "") -> Q:
+    cond = Q()
+    if q.sources:
+        cond &= Q(**{f"{prefix}source__code__in": q.sources})
+    if q.categories:
+        cond &= Q(**{f"{prefix}category__code__in": q.categories})
+    if q.themes:
+        cond &= Q(**{f"{prefix}category__theme__code__in": q.themes})
+    return cond
+
+
+def counts(q: CountQuery) -> CountTable:
+    """Incident and aggregate-return counts grouped by ``q.by``."""
+    area = area_get_by_code(q.area) if q.area else None
+    area_fields = [f for f in q.by if f in AREA_FIELDS]
+    rollup_ok = len(area_fields) <= 1 and (
+        area is None and True or (area is not None and not area_fields and _linked(area))
+        or (area is not None and area.level == "district" and area_fields
+            and area_fields[0] in ("ward", "lsoa"))
+    )
+    if rollup_ok:
+        return _counts_from_monthly(q, area, area_fields[0] if area_fields else None)
+    return _counts_from_incidents(q, area)
+
+
+def _linked(area: Area) -> bool:
+    """Is this area one the incidents are linked to (newest generation of its level)?"""
+    if area.level not in AREA_FIELDS:
+        return False
+    newest = Area.objects.filter(level=area.level).aggregate(g=Max("generation"))["g"]
+    return bool(area.generation == newest)
+
+
+def _counts_from_monthly(q: CountQuery, area: Area | None, area_field: str | None) -> CountTable:
+    qs = AreaMonthCount.objects.filter(_filters(q))
+    if area_field:
+        qs = qs.filter(area__level=area_field)
+        if area is not None:
+            qs = qs.filter(area__parent=area)
+        newest = Area.objects.filter(level=area_field).aggregate(g=Max("generation"))["g"]
+        qs = qs.filter(area__generation=newest)
+    elif area is not None:
+        qs = qs.filter(area=area)
+    else:
+        qs = qs.filter(area__isnull=True)
+    notes = []
+    monthly = qs.filter(period_months=1).filter(_months(q))
+    longer = qs.filter(period_months__gt=1)
+    if "month" in q.by:
+        skipped = longer.filter(_months(q)).count()
+        if skipped:
+            notes.append(f"{skipped} annual aggregate counts are left out of a monthly breakdown")
+        longer = longer.none()
+    else:
+        if q.month_from:
+            longer = longer.filter(month__gte=q.month_from)
+        if q.month_to:
+            longer = longer.filter(month__lte=_add_months(q.month_to, -11))
+    group = {"month": "month", "category": "category_id", "theme": "category__theme_id",
+             "source": "source_id"}
+    keys = [group[f] if f in group else "area_id" for f in q.by]
+    records: dict[tuple[Any, ...], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for part in (monthly, longer):
+        for row in part.values(*keys, "kind").annotate(total=Sum("n")):
+            records[tuple(row[k] for k in keys)][row["kind"]] += row["total"]
+    return _table(q, keys, records, notes, "monthly")
+
+
+def _add_months(d: date, n: int) -> date:
+    index = d.year * 12 + d.month - 1 + n
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _counts_from_incidents(q: CountQuery, area: Area | None) -> CountTable:
+    qs = Incident.objects.filter(_filters(q)).filter(_months(q))
+    if area is not None:
+        minx, miny, maxx, maxy = area.min_lon, area.min_lat, area.max_lon, area.max_lat
+        qs = qs.filter(lon__gte=minx, lon__lte=maxx, lat__gte=miny, lat__lte=maxy)
+    cols = ["month", "category_id", "category__theme_id", "source_id", "ward_id", "lsoa_id",
+            "district_id", "lon", "lat"]
+    frame = pl.DataFrame(list(qs.values_list(*cols)), schema=cols, orient="row")
+    if area is not None and frame.height:
+        inside = assign_points(frame["lon"].to_numpy(), frame["lat"].to_numpy(),
+                               [area_geometry(area)]) == 0
+        frame = frame.filter(pl.Series(inside))
+    group = {"month": "month", "category": "category_id", "theme": "category__theme_id",
+             "source": "source_id", "ward": "ward_id", "lsoa": "lsoa_id",
+             "district": "district_id"}
+    keys = [group[f] for f in q.by]
+    records: dict[tuple[Any, ...], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    if frame.height:
+        for row in frame.group_by(keys).agg(pl.len().alias("n")).iter_rows(named=True):
+            records[tuple(row[k] for k in keys)]["incident"] += row["n"]
+    notes = ["counted from incident rows (aggregate returns are not included on this path)"]
+    return _table(q, keys, records, notes, "incidents")
+
+
+def _table(q: CountQuery, keys: list[str], records: dict[tuple[Any, ...], dict[str, float]],
+           notes: list[str], path: str) -> CountTable:
+    labels = _labels()
+    area_ids = {k for key in records for k, f in zip(key, q.by) if f in AREA_FIELDS and k}
+    areas = _area_labels(area_ids)
+    columns: list[str] = []
+    for f in q.by:
+        columns.append(f)
+        if f in AREA_FIELDS or f in ("category", "theme"):
+            columns.append(f"{f}_name")
+    columns += ["incidents", "aggregate_count"]
+    rows = []
+    for key, values in records.items():
+        row: dict[str, Any] = {}
+        for f, value in zip(q.by, key):
+            if f == "month":
+                row["month"] = value.strftime("%Y-%m")
+            elif f in AREA_FIELDS:
+                row[f], row[f"{f}_name"] = areas.get(value, (str(value), ""))
+            elif f in ("category", "theme"):
+                row[f], row[f"{f}_name"] = labels[f].get(value, ("unknown", "Unknown"))
+            else:
+                row[f] = labels["source"].get(value, (str(value), ""))[0]
+        row["incidents"] = int(values.get("incident", 0))
+        agg = values.get("aggregate")
+        row["aggregate_count"] = None if agg is None else (int(agg) if agg == int(agg) else agg)
+        rows.append(row)
+    rows.sort(key=lambda r: tuple(str(r[f]) for f in q.by))
+    return CountTable(columns, rows, notes, path)
+
+
+# ----------------------------------------------------------------------------------------
+# Data quality
+
+
+@dataclass(frozen=True)
+class SourceQuality:
+    code: str
+    name: str
+    organisation: str
+    kind: str
+    rows: int
+    without_location: int
+    outside_areas: int
+    unknown_categories: dict[str, int]
+    excluded_by_mapping: int
+    first_month: str | None
+    last_month: str | None
+    months_covered: int
+    months_missing: list[str]
+    batches: int
+    identity_rule: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def _month_span(first: date, last: date) -> list[date]:
+    out, current = [], first
+    while current <= last:
+        out.append(current)
+        current = _add_months(current, 1)
+    return out
+
+
+def quality_report(source_codes: tuple[str, ...] = ()) -> list[SourceQuality]:
+    """Per source: rows, unlocated rows, rows outside every area, unknown categories, months
+    covered and months missing inside the covered span (a gap, never a zero)."""
+    sources = Source.objects.select_related("organisation").order_by("code")
+    if source_codes:
+        sources = sources.filter(code__in=source_codes)
+        missing = set(source_codes) - set(sources.values_list("code", flat=True))
+        if missing:
+            raise BadQuery(f"no source called {', '.join(sorted(missing))}")
+    return [_source_quality(s) for s in sources]
+
+
+def _source_quality(source: Source) -> SourceQuality:
+    excluded = ImportBatch.objects.filter(source=source).aggregate(
+        n=Sum("rows_excluded"), b=Count("id"))
+    if source.kind == Source.Kind.AGGREGATE:
+        qs = AggregateRecord.objects.filter(source=source)
+        stats = qs.aggregate(rows=Count("id"), first=Min("month"), last=Max("month"),
+                             outside=Count("id", filter=Q(area__isnull=True)))
+        without = 0
+        outside = stats["outside"]
+    else:
+        qs = Incident.objects.filter(source=source)  # type: ignore[assignment]
+        stats = qs.aggregate(
+            rows=Count("id"), first=Min("month"), last=Max("month"),
+            without=Count("id", filter=Q(lon__isnull=True)),
+            outside=Count("id", filter=Q(lon__isnull=False, lsoa__isnull=True,
+                                         ward__isnull=True, district__isnull=True)),
+        )
+        without, outside = stats["without"], stats["outside"]
+    unknown = dict(qs.filter(category__isnull=True).values_list("source_category")
+                   .annotate(n=Count("id")).order_by("-n"))
+    months = set(qs.values_list("month", flat=True).distinct())
+    span = _month_span(stats["first"], stats["last"]) if stats["first"] else []
+    if source.kind == Source.Kind.AGGREGATE:
+        periods = dict(qs.values_list("month", "period_months").distinct())
+        span = [m for m in span if not _covered_by_longer(m, periods)]
+    return SourceQuality(
+        code=source.code, name=source.name, organisation=source.organisation.name,
+        kind=source.kind, rows=stats["rows"], without_location=without, outside_areas=outside,
+        unknown_categories=unknown, excluded_by_mapping=excluded["n"] or 0,
+        first_month=stats["first"].strftime("%Y-%m") if stats["first"] else None,
+        last_month=stats["last"].strftime("%Y-%m") if stats["last"] else None,
+        months_covered=len(months),
+        months_missing=[m.strftime("%Y-%m") for m in span if m not in months],
+        batches=excluded["b"], identity_rule=source.identity_rule,
+    )
+
+
+def _covered_by_longer(month: date, periods: dict[date, int]) -> bool:
+    """Inside an annual return's period, the months after its first are not 'missing'."""
+    return any(start < month < _add_months(start, n) for start, n in periods.items() if n > 1)
+
+
+def months_array(values: list[date]) -> np.ndarray:
+    return np.array([np.datetime64(v, "M") for v in values])

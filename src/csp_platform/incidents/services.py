@@ -1,0 +1,379 @@
+"""Writes to the incident store: imports (all-or-nothing, idempotent) and re-linking.
+
+One code path serves the ``csp import-incidents`` command and the upload page. Everything an
+import does happens in one database transaction: a bad row, a killed process or a dry run
+leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import yaml
+from django.db import connection, transaction
+from django.utils.text import slugify
+
+from csp_analytics import io as readers
+from csp_platform.areas.models import Area
+from csp_platform.areas.selectors import AreaIndex
+from csp_platform.core.errors import ImportRejected
+from csp_platform.core.models import Organisation
+from csp_platform.incidents import repository
+from csp_platform.incidents.models import (
+    AggregateRecord, Crosswalk, ImportBatch, Incident, Source,
+)
+from csp_platform.incidents.reference import (
+    crosswalk_as_dict, crosswalk_latest, crosswalk_save, reference_data_ensure,
+)
+
+POLICE_UK_IDENTITY = (
+    "Rows with a Crime ID are identified by it. Rows without one (all anti-social behaviour) "
+    "are identified by a digest of the whole row, which includes the month, plus their "
+    "occurrence number among identical rows in the same file."
+)
+MAPPED_IDENTITY = (
+    "Rows are identified by the reference column the mapping names; rows without a reference "
+    "by a digest of the whole row plus their occurrence number among identical rows."
+)
+AGGREGATE_IDENTITY = "One count per area code, category and period; a repeat is a duplicate."
+
+Progress = Callable[[Iterable[Path]], Iterable[Path]]
+
+
+@dataclass
+class ImportResult:
+    """What an import did (or, in a dry run, would do)."""
+
+    dry_run: bool
+    files: list[readers.FileInfo] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    rows_read: int = 0
+    rows_new: int = 0
+    rows_excluded: int = 0
+    rows_unknown_category: int = 0
+    rows_without_location: int = 0
+    rows_outside_areas: int = 0
+    months: set[date] = field(default_factory=set)
+
+    @property
+    def rows_duplicate(self) -> int:
+        return self.rows_read - self.rows_excluded - self.rows_new
+
+    def summary(self) -> str:
+        verb = "would add" if self.dry_run else "added"
+        span = (f", months {min(self.months):%Y-%m} to {max(self.months):%Y-%m}"
+                if self.months else "")
+        return (
+            f"{len(self.files)} file(s), {self.rows_read} rows read: {verb} {self.rows_new} new, "
+            f"{self.rows_duplicate} already stored, {self.rows_excluded} excluded by the "
+            f"mapping; {self.rows_unknown_category} with an unknown category, "
+            f"{self.rows_without_location} without a location, {self.rows_outside_areas} "
+            f"outside every imported area{span}"
+        )
+
+
+def _identity_rule(kind: str, fmt: str) -> str:
+    if kind == Source.Kind.AGGREGATE:
+        return AGGREGATE_IDENTITY
+    return POLICE_UK_IDENTITY if fmt == "police-uk" else MAPPED_IDENTITY
+
+
+def _source_for(
+    *, code: str, name: str, organisation: str, organisation_kind: str, kind: str,
+    scheme: str, fmt: str,
+) -> Source:
+    org, _ = Organisation.objects.get_or_create(
+        slug=slugify(organisation)[:80], defaults={"name": organisation, "kind": organisation_kind}
+    )
+    source, created = Source.objects.get_or_create(
+        code=code,
+        defaults=dict(name=name, organisation=org, kind=kind, scheme=scheme, format=fmt,
+                      identity_rule=_identity_rule(kind, fmt)),
+    )
+    if not created and (source.kind != kind or source.scheme != scheme):
+        raise ImportRejected(
+            f"source {code!r} already holds {source.get_kind_display().lower()} under the "
+            f"{source.scheme!r} scheme; this mapping says {kind} under {scheme!r}"
+        )
+    return source
+
+
+class _Importer:
+    """The state of one import while it runs inside its transaction."""
+
+    def __init__(self, result: ImportResult, by_user: str) -> None:
+        self.result = result
+        self.by_user = by_user
+        self.areas = AreaIndex.load()
+        self.batches: dict[int, ImportBatch] = {}
+        self.touched: dict[int, set[date]] = {}
+        self.crosswalks: dict[str, tuple[Crosswalk | None, dict[str, int | None], set[str]]] = {}
+
+    def crosswalk(self, scheme: str) -> tuple[Crosswalk | None, dict[str, int | None], set[str]]:
+        if scheme not in self.crosswalks:
+            cw = crosswalk_latest(scheme)
+            self.crosswalks[scheme] = (cw, *crosswalk_as_dict(cw))
+        return self.crosswalks[scheme]
+
+    def batch(self, source: Source, mapping: dict[str, object] | None) -> ImportBatch:
+        if source.id not in self.batches:
+            self.batches[source.id] = ImportBatch.objects.create(
+                source=source, crosswalk=self.crosswalk(source.scheme)[0], mapping=mapping,
+                by_user=self.by_user,
+            )
+        return self.batches[source.id]
+
+    def categorise(self, frame: pl.DataFrame, scheme: str, unlisted: str) -> pl.DataFrame:
+        """Add category_id; drop rows the crosswalk excludes (counted, never silent)."""
+        _, mapped, excluded = self.crosswalk(scheme)
+        known = frame["source_category"].is_in(list(mapped))
+        drop = frame["source_category"].is_in(list(excluded))
+        if unlisted == "exclude":
+            drop = drop | ~known
+        self.result.rows_excluded += int(drop.sum())
+        frame = frame.filter(~drop)
+        self.result.rows_unknown_category += int((~frame["source_category"].is_in(list(mapped))).sum())
+        return frame.with_columns(
+            pl.col("source_category")
+            .replace_strict(mapped, default=None, return_dtype=pl.Int64)
+            .alias("category_id")
+        )
+
+    def add_incidents(self, frame: pl.DataFrame, source: Source, mapping: dict[str, object] | None,
+                      unlisted: str = "keep") -> None:
+        frame = self.categorise(frame, source.scheme, unlisted)
+        if frame.height == 0:
+            return
+        assigned = self.areas.assign(frame["lon"].fill_null(np.nan).to_numpy(),
+                                     frame["lat"].fill_null(np.nan).to_numpy())
+        self.areas.fill_from_lsoa_codes(assigned, frame["lsoa_given"].to_list())
+        located = frame["lon"].is_not_null().to_numpy()
+        nowhere = (assigned["lsoa"] < 0) & (assigned["ward"] < 0) & (assigned["district"] < 0)
+        self.result.rows_without_location += int((~located).sum())
+        self.result.rows_outside_areas += int((located & nowhere).sum())
+        batch = self.batch(source, mapping)
+        frame = frame.with_columns(
+            pl.lit(source.id, dtype=pl.Int64).alias("source_id"),
+            pl.lit(batch.id, dtype=pl.Int64).alias("batch_id"),
+            *[pl.Series(f"{lvl}_id", assigned[lvl]).replace(-1, None) for lvl in assigned],
+        )
+        added = repository.incidents_insert(frame)
+        self._count(source, batch, frame, added)
+
+    def add_aggregates(self, frame: pl.DataFrame, source: Source, mapping: dict[str, object],
+                       level: str, unlisted: str) -> None:
+        frame = self.categorise(frame, source.scheme, unlisted)
+        if frame.height == 0:
+            return
+        areas = dict(Area.objects.filter(level=level).order_by("generation")
+                     .values_list("code", "id"))
+        batch = self.batch(source, mapping)
+        frame = frame.filter(pl.col("count").is_not_null() | self._note_unavailable(frame))
+        frame = frame.with_columns(
+            pl.lit(source.id, dtype=pl.Int64).alias("source_id"),
+            pl.lit(batch.id, dtype=pl.Int64).alias("batch_id"),
+            pl.col("area_code").alias("area_code_given"),
+            pl.col("area_code").replace_strict(areas, default=None, return_dtype=pl.Int64)
+            .alias("area_id"),
+        )
+        self.result.rows_outside_areas += int(frame["area_id"].is_null().sum())
+        added = repository.aggregates_insert(frame)
+        self._count(source, batch, frame, added)
+
+    def _note_unavailable(self, frame: pl.DataFrame) -> pl.Series:
+        unavailable = frame["count"].is_null()
+        self.result.rows_excluded += int(unavailable.sum())
+        return pl.Series([False] * frame.height)
+
+    def _count(self, source: Source, batch: ImportBatch, frame: pl.DataFrame, added: int) -> None:
+        months = set(frame["month"].unique().to_list())
+        self.touched.setdefault(source.id, set()).update(months)
+        self.result.months.update(months)
+        self.result.rows_new += added
+        batch.rows_new += added
+        batch.rows_read += frame.height
+
+    def finish(self, files: list[readers.FileInfo]) -> None:
+        for source_id, months in self.touched.items():
+            source = Source.objects.get(pk=source_id)
+            if source.kind == Source.Kind.AGGREGATE:
+                aggregate_counts_rebuild(source)
+            else:
+                repository.monthly_counts_rebuild(source_id, sorted(months))
+        for batch in self.batches.values():
+            batch.files = [vars(f) for f in files]
+            batch.rows_duplicate = batch.rows_read - batch.rows_new
+            batch.months = sorted(m.strftime("%Y-%m") for m in self.touched.get(batch.source_id, ()))
+            batch.save()
+        self.result.sources = sorted(b.source.code for b in self.batches.values())
+
+
+def _run(result: ImportResult, work: Callable[[_Importer], list[readers.FileInfo]],
+         by_user: str) -> ImportResult:
+    reference_data_ensure()
+    try:
+        with transaction.atomic():
+            importer = _Importer(result, by_user)
+            result.files = work(importer)
+            importer.finish(result.files)
+            if result.dry_run:
+                transaction.set_rollback(True)
+    except (readers.RowError, readers.MappingError) as exc:
+        raise ImportRejected(f"{exc}. Nothing was imported.") from exc
+    return result
+
+
+def _frames_with_rows(path: Path, frames: Iterator[pl.DataFrame], counter: list[int]) -> Iterator[pl.DataFrame]:
+    for frame in frames:
+        counter[0] += frame.height
+        yield frame
+
+
+def police_uk_import(
+    paths: Sequence[Path], *, dry_run: bool = False, progress: Progress | None = None,
+    by_user: str = "",
+) -> ImportResult:
+    """Import data.police.uk street-level files; one source per force ("Falls within")."""
+    files = readers.police_uk_files(paths)
+    _check_files(files)
+
+    def work(importer: _Importer) -> list[readers.FileInfo]:
+        infos = []
+        sources: dict[str, Source] = {}
+        for path in (progress(files) if progress else files):
+            rows = [0]
+            for frame in _frames_with_rows(path, readers.read_police_uk(path), rows):
+                importer.result.rows_read += frame.height
+                for (force,), part in frame.group_by("organisation", maintain_order=True):
+                    if force not in sources:
+                        sources[force] = _source_for(
+                            code=f"police-uk-{slugify(force)}", name=f"{force} street-level crime",
+                            organisation=str(force), organisation_kind="police",
+                            kind=Source.Kind.INCIDENTS, scheme="police-uk", fmt="police-uk")
+                    importer.add_incidents(part, sources[force], None)
+            infos.append(readers.file_info(path, rows[0]))
+        return infos
+
+    return _run(ImportResult(dry_run), work, by_user)
+
+
+def mapping_load(path: Path) -> readers.Mapping:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ImportRejected(f"{path}: not a readable YAML mapping ({exc})") from exc
+    try:
+        return readers.Mapping.from_dict(data, str(path))
+    except readers.MappingError as exc:
+        raise ImportRejected(str(exc)) from exc
+
+
+def mapped_import(
+    paths: Sequence[Path], *, mapping: readers.Mapping, dry_run: bool = False,
+    progress: Progress | None = None, by_user: str = "",
+) -> ImportResult:
+    """Import partner CSV/XLSX files described by a mapping (incidents or aggregate counts)."""
+    files = readers.mapped_files(paths)
+    _check_files(files)
+
+    def work(importer: _Importer) -> list[readers.FileInfo]:
+        crosswalk_save(mapping.scheme, mapping.categories, mapping.exclude,
+                       note=f"from {Path(mapping.file).name}", where=mapping.file)
+        importer.crosswalks.pop(mapping.scheme, None)
+        source = _source_for(
+            code=mapping.source_code, name=mapping.source_name, organisation=mapping.organisation,
+            organisation_kind=mapping.organisation_kind, kind=mapping.kind,
+            scheme=mapping.scheme, fmt="mapped")
+        infos = []
+        for path in (progress(files) if progress else files):
+            rows = [0]
+            for frame in _frames_with_rows(path, readers.read_mapped(path, mapping), rows):
+                importer.result.rows_read += frame.height
+                if mapping.kind == "aggregate":
+                    importer.add_aggregates(frame, source, mapping.raw,
+                                            str(mapping.area_level), mapping.unlisted)
+                else:
+                    importer.add_incidents(frame, source, mapping.raw, mapping.unlisted)
+            infos.append(readers.file_info(path, rows[0]))
+        return infos
+
+    return _run(ImportResult(dry_run), work, by_user)
+
+
+def _check_files(files: Sequence[Path]) -> None:
+    if not files:
+        raise ImportRejected("no files to import (check the path)")
+    for path in files:
+        if not path.is_file():
+            raise ImportRejected(f"{path}: no such file")
+
+
+def aggregate_counts_rebuild(source: Source) -> None:
+    """Monthly counts of an aggregate source at its own areas and the areas above them.
+
+    LSOA returns are summed up to the ward and district holding each LSOA's representative
+    point (best fit); district returns count for the district only.
+    """
+    rows = pl.DataFrame(
+        list(AggregateRecord.objects.filter(source=source)
+             .values_list("area_id", "month", "period_months", "category_id", "count")),
+        schema={"area_id": pl.Int64, "month": pl.Date, "period_months": pl.Int64,
+                "category_id": pl.Int64, "count": pl.Float64},
+        orient="row",
+    )
+    index = AreaIndex.load()
+    fit = pl.DataFrame(
+        [(k, w, d) for k, (w, d) in index.lsoa_fit.items()],
+        schema={"area_id": pl.Int64, "ward_id": pl.Int64, "district_id": pl.Int64}, orient="row",
+    )
+    rows = rows.join(fit, on="area_id", how="left")
+    keys = ["month", "period_months", "category_id"]
+    parts = [rows.group_by(keys).agg(pl.lit(None, dtype=pl.Int64).alias("area_id"),
+                                     pl.col("count").sum().alias("n"))]
+    for column in ("area_id", "ward_id", "district_id"):
+        located = rows.filter(pl.col(column).is_not_null())
+        parts.append(located.group_by([*keys, column]).agg(pl.col("count").sum().alias("n"))
+                     .rename({column: "area_id"}))
+    table = pl.concat([p.select("area_id", *keys, "n") for p in parts])
+    repository.aggregate_counts_rebuild(source.id, table)
+
+
+def incidents_relink_areas(progress: Progress | None = None) -> int:
+    """Re-run point-in-polygon for every stored incident (after new areas are imported)
+    and rebuild every monthly count. Runs inside the caller's transaction."""
+    index = AreaIndex.load()
+    qs = Incident.objects.order_by("id").values_list("id", "lon", "lat", "lsoa_given")
+    total = 0
+    chunk = 200_000
+    last = 0
+    while True:
+        rows = list(qs.filter(id__gt=last)[:chunk])
+        if not rows:
+            break
+        frame = pl.DataFrame(rows, schema={"id": pl.Int64, "lon": pl.Float64, "lat": pl.Float64,
+                                           "lsoa_given": pl.String}, orient="row")
+        assigned = index.assign(frame["lon"].fill_null(np.nan).to_numpy(),
+                                frame["lat"].fill_null(np.nan).to_numpy())
+        index.fill_from_lsoa_codes(assigned, frame["lsoa_given"].to_list())
+        update = frame.select("id").with_columns(
+            [pl.Series(f"{lvl}_id", assigned[lvl]).replace(-1, None) for lvl in assigned])
+        repository.incident_areas_update(update)
+        total += frame.height
+        last = int(frame["id"][-1])
+    for source in Source.objects.all():
+        if source.kind == Source.Kind.AGGREGATE:
+            aggregate_counts_rebuild(source)
+        else:
+            months = list(Incident.objects.filter(source=source).values_list("month", flat=True)
+                          .distinct())
+            repository.monthly_counts_rebuild(source.id, sorted(months))
+    return total
+
+
+def database_vendor() -> str:
+    return connection.vendor
