@@ -405,9 +405,7 @@ class SiaTable:
 
     def categories(self, theme: str | None = None) -> tuple[SiaRow, ...]:
         """The category rows, optionally only those of one theme."""
-        return tuple(
-            r for r in self.rows if r.level == "category" and theme in (None, r.theme)
-        )
+        return tuple(r for r in self.rows if r.level == "category" and theme in (None, r.theme))
 
     def row(self, name: str, *, level: str = "category") -> SiaRow:
         """The row for a category (or, with ``level="theme"``, a theme)."""
@@ -521,48 +519,64 @@ def compare_periods(
         raise ValueError("current_months and baseline_months must be at least 1")
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be between 0 and 1, got {alpha!r}")
-    themes = _group_by_theme(rows)
-    drafts: list[tuple[str, str, str | None, int, int, float | None, float | None]] = []
-    for theme, members in themes.items():
-        cur = sum(c for _, c, _ in members)
-        base = sum(b for _, _, b in members)
-        drafts.append(("theme", theme, None, cur, base, None, None))
-        for name, c, b in members:
-            share = c / cur if cur else None
-            base_share = b / base if base else None
-            shift = None if share is None or base_share is None else share - base_share
-            drafts.append(("category", theme, name, c, b, share, shift))
+    drafts = _drafts(_group_by_theme(rows))
     tests = [
         poisson_change_test(
-            d[3], d[4], current_exposure=cm, baseline_exposure=bm, confidence=confidence
+            d.current, d.baseline, current_exposure=cm, baseline_exposure=bm, confidence=confidence
         )
         for d in drafts
     ]
     q_values = benjamini_hochberg([t.p_value for t in tests])
     out = tuple(
         SiaRow(
-            level=level,
-            theme=theme,
-            category=category,
-            current=cur,
-            baseline=base,
-            change=cur - base,
+            level=d.level,
+            theme=d.theme,
+            category=d.category,
+            current=d.current,
+            baseline=d.baseline,
+            change=d.current - d.baseline,
             change_pct=t.change_pct,
-            share_of_theme=share,
-            share_change=shift,
+            share_of_theme=d.share,
+            share_change=d.share_change,
             rate_ratio=t.rate_ratio,
             ci_low=t.ci_low,
             ci_high=t.ci_high,
             p_value=t.p_value,
             q_value=float(q),
             significant=bool(q < alpha),
-            small_numbers=cur + base < small_number or min(cur, base) < small_cell,
+            small_numbers=(
+                d.current + d.baseline < small_number or min(d.current, d.baseline) < small_cell
+            ),
         )
-        for (level, theme, category, cur, base, share, shift), t, q in zip(
-            drafts, tests, q_values
-        )
+        for d, t, q in zip(drafts, tests, q_values)
     )
     return SiaTable(out, cm, bm, alpha, small_number, small_cell, confidence)
+
+
+@dataclass(frozen=True)
+class _RowDraft:
+    level: str
+    theme: str
+    category: str | None
+    current: int
+    baseline: int
+    share: float | None
+    share_change: float | None
+
+
+def _drafts(themes: dict[str, list[tuple[str, int, int]]]) -> list[_RowDraft]:
+    """Theme totals followed by their categories, with each category's share of theme."""
+    drafts: list[_RowDraft] = []
+    for theme, members in themes.items():
+        cur = sum(c for _, c, _ in members)
+        base = sum(b for _, _, b in members)
+        drafts.append(_RowDraft("theme", theme, None, cur, base, None, None))
+        for name, c, b in members:
+            share = c / cur if cur else None
+            base_share = b / base if base else None
+            shift = None if share is None or base_share is None else share - base_share
+            drafts.append(_RowDraft("category", theme, name, c, b, share, shift))
+    return drafts
 
 
 def _group_by_theme(rows: Sequence[CategoryCounts]) -> dict[str, list[tuple[str, int, int]]]:
@@ -776,9 +790,7 @@ class _Wording:
     def counts(self, row: SiaRow) -> str:
         t = self.table
         if t.current_months == t.baseline_months:
-            return (
-                f"{row.baseline:,} in {self.baseline_period} to {row.current:,} in {self.period}"
-            )
+            return f"{row.baseline:,} in {self.baseline_period} to {row.current:,} in {self.period}"
         return (
             f"{row.baseline:,} in the {t.baseline_months} months of {self.baseline_period} to "
             f"{row.current:,} in the {t.current_months} months of {self.period}"

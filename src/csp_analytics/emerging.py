@@ -191,9 +191,7 @@ def _runs(indices: Sequence[int]) -> str:
     return ", ".join(parts)
 
 
-def _dense(
-    counts: npt.ArrayLike, months: npt.ArrayLike
-) -> tuple[FloatArray, int]:
+def _dense(counts: npt.ArrayLike, months: npt.ArrayLike) -> tuple[FloatArray, int]:
     """Counts on a gap-free month axis (absent labels become NaN columns), and month 0."""
     x = np.array(counts, dtype=float)
     m = np.asarray(months, dtype="datetime64[M]")
@@ -242,12 +240,10 @@ def _yearly_ratios(x: FloatArray, t: int, s: _Settings) -> list[tuple[int, float
         level = float(np.median(x[base]))
         if level >= s.min_seasonal_base:
             out.append((r, float(x[r]) / level))
-    return out
+    return out[::-1]  # oldest first
 
 
-def _seasonal(
-    own: list[tuple[int, float]], group: list[tuple[int, float]]
-) -> _Seasonal:
+def _seasonal(own: list[tuple[int, float]], group: list[tuple[int, float]]) -> _Seasonal:
     source, pairs = ("own", own) if own else (("group", group) if group else ("none", []))
     if not pairs:
         return _Seasonal(1.0, "none", (), ())
@@ -380,14 +376,18 @@ def emerging_issues(
     p = np.array([np.nan if d.p_value is None else d.p_value for d in drafts])
     q = benjamini_hochberg(p)
     n_tested = int(np.sum(~np.isnan(p)))
-    ctx = _Context(first, n_tested, alpha, min_count)
-    checks = tuple(
-        _finish(d, keys[i], members[i], float(q[i]), ctx) for i, d in enumerate(drafts)
-    )
+    ctx = _Context(first, n_tested, alpha, min_count, min_baseline)
+    checks = tuple(_finish(d, keys[i], members[i], float(q[i]), ctx) for i, d in enumerate(drafts))
     issues = tuple(
         EmergingIssue(
-            c.series_key, c.month, int(c.observed or 0), float(c.expected or 0.0),
-            float(c.ratio or 0.0), float(c.p_value or 0.0), float(c.q_value or 0.0), c.evidence,
+            c.series_key,
+            c.month,
+            int(c.observed or 0),
+            float(c.expected or 0.0),
+            float(c.ratio or 0.0),
+            float(c.p_value or 0.0),
+            float(c.q_value or 0.0),
+            c.evidence,
         )
         for c in sorted((c for c in checks if c.flagged), key=lambda c: c.p_value or 0.0)
     )
@@ -441,11 +441,13 @@ def _assess(
     overdispersion: bool,
     group: list[tuple[int, float]],
 ) -> _Draft:
-    gaps = tuple(j for j in range(max(t - s.lookback, 0), t) if np.isnan(x[j]))
+    base = tuple(_baseline(x, t, s))
+    # Missing months between the start of the baseline (or of the lookback) and ``t``.
+    start = base[0] if len(base) == s.window else max(t - s.lookback, 0)
+    gaps = tuple(j for j in range(start, t) if np.isnan(x[j]))
     if np.isnan(x[t]):
         return _Draft(t, None, None, None, None, (), gaps, _NO_SEASON, 1.0, "gap")
     observed = int(x[t])
-    base = tuple(_baseline(x, t, s))
     if len(base) < s.min_baseline:
         return _Draft(t, observed, None, None, None, base, gaps, _NO_SEASON, 1.0, "short")
     level = float(np.median(x[list(base)]))
@@ -467,6 +469,7 @@ class _Context:
     n_tested: int
     alpha: float
     min_count: int
+    min_baseline: int
 
 
 def _finish(d: _Draft, key: str, group: str | None, q: float, ctx: _Context) -> SeriesCheck:
@@ -510,7 +513,7 @@ def _evidence(
     if d.expected is None or d.level is None or d.observed is None or d.p_value is None:
         return (
             f"{key}: not tested; only {len(d.baseline)} observed month(s) in the year before "
-            f"{when}{gaps}, at least {len(d.baseline) + 1} needed."
+            f"{when}{gaps}, at least {ctx.min_baseline} needed."
         )
     base = _runs([ctx.first + j for j in d.baseline])
     verdict = "an emerging issue" if flagged else "not an emerging issue"
@@ -527,9 +530,7 @@ def _seasonal_words(season: _Seasonal, group: str | None, first: int) -> str:
     if season.source == "none":
         return "(no earlier year with enough data)"
     whose = "its own history" if season.source == "own" else f"the pooled group {group!r}"
-    seen = ", ".join(
-        f"{_words(first + m)} {r:.2f}" for m, r in zip(season.months, season.ratios)
-    )
+    seen = ", ".join(f"{_words(first + m)} {r:.2f}" for m, r in zip(season.months, season.ratios))
     if len(season.ratios) >= _YEARS_FOR_MEDIAN:
         return f"(median, from {whose}, of the same month in earlier years: {seen})"
     if season.factor > 1.0:

@@ -52,6 +52,7 @@ INCIDENT_SCHEMA: dict[str, Any] = {
     "lsoa_given": pl.String,
     "outcome": pl.String,
     "organisation": pl.String,
+    "excluded": pl.Boolean,
 }
 AGGREGATE_SCHEMA: dict[str, Any] = {
     "file": pl.String,
@@ -62,6 +63,7 @@ AGGREGATE_SCHEMA: dict[str, Any] = {
     "area_code": pl.String,
     "source_category": pl.String,
     "count": pl.Float64,
+    "excluded": pl.Boolean,
 }
 DEFAULT_BLOCK_BYTES = 32 * 1024 * 1024
 _MONTH_RE = r"^\d{4}-(0[1-9]|1[0-2])$"
@@ -349,6 +351,7 @@ def _normalise_police(name: str, frame: pl.DataFrame, occ: _Occurrences) -> pl.D
             "lsoa_given": col("LSOA code").str.strip_chars(),
             "outcome": col("Last outcome category").str.strip_chars(),
             "organisation": col("Falls within").str.strip_chars(),
+            "excluded": pl.Series([False] * frame.height, dtype=pl.Boolean),
         },
         schema=INCIDENT_SCHEMA,
     )
@@ -397,6 +400,7 @@ class Mapping:
     exclude: frozenset[str]
     unlisted: str
     null_values: tuple[str, ...]
+    skip: dict[str, frozenset[str]]
     delimiter: str
     sheet: str | None
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -436,6 +440,14 @@ class Mapping:
             if data.get("area_level") not in ("lsoa", "ward", "msoa", "district", "custom"):
                 raise MappingError(file, "area_level",
                                    "must be one of lsoa, ward, msoa, district, custom")
+        code = str(source.get("code", ""))
+        if code and not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,79}", code):
+            raise MappingError(file, "source.code",
+                               "use lower-case letters, digits and hyphens (80 at most)")
+        for i, item in enumerate(data.get("coordinates") or []):
+            if str(item.get("precision", "exact")) not in ("exact", "rounded", "snap"):
+                raise MappingError(file, f"coordinates[{i}].precision",
+                                   "must be exact, rounded or snap")
         unlisted = data.get("unlisted", "keep")
         if unlisted not in ("keep", "exclude"):
             raise MappingError(file, "unlisted", "must be 'keep' or 'exclude'")
@@ -473,6 +485,8 @@ class Mapping:
             exclude=frozenset(str(v) for v in data.get("exclude") or []),
             unlisted=unlisted,
             null_values=tuple(str(v) for v in data.get("null_values") or ()),
+            skip={str(k): frozenset(str(x) for x in (v if isinstance(v, list) else [v]))
+                  for k, v in (data.get("skip") or {}).items()},
             delimiter=str((data.get("format") or {}).get("delimiter", ",")),
             sheet=(data.get("format") or {}).get("sheet"),
             raw=dict(data),
@@ -483,6 +497,7 @@ class Mapping:
                 self.lsoa, self.area, self.count]
         for c in self.coordinates:
             cols += [c.x, c.y]
+        cols += list(self.skip)
         return [c for c in cols if c]
 
 
@@ -558,9 +573,17 @@ def read_mapped(
             raise RowError(name, 0, None, f"mapping {mapping.file} names columns not in the "
                            "file: " + ", ".join(repr(c) for c in missing))
         if mapping.kind == "aggregate":
-            yield _normalise_aggregate(name, frame, mapping, file_month)
+            normalise = _normalise_aggregate
         else:
-            yield _normalise_mapped(name, frame, mapping, file_month, occurrences)
+            normalise = _normalise_mapped  # type: ignore[assignment]
+        skip = _skipped(frame, mapping)
+        kept = frame.filter(~skip)
+        out = normalise(name, kept, mapping, file_month, occurrences)
+        if skip.any():
+            dropped = frame.filter(skip).select(pl.col("__row").alias("row"))
+            out = pl.concat([out, dropped.with_columns(
+                pl.lit(True).alias("excluded"))], how="diagonal_relaxed")
+        yield out
 
 
 def _month_from_filename(name: str, mapping: Mapping) -> str | None:
@@ -641,6 +664,14 @@ def _coordinates(name: str, frame: pl.DataFrame, mapping: Mapping) -> dict[str, 
             "location_precision": pl.Series(precision.astype(str), dtype=pl.String)}
 
 
+def _skipped(frame: pl.DataFrame, mapping: Mapping) -> pl.Series:
+    """Rows the mapping declares out of scope (e.g. DEFRA's '*Total' rows)."""
+    mask = pl.Series([False] * frame.height, dtype=pl.Boolean)
+    for column, values in mapping.skip.items():
+        mask = mask | frame[column].str.strip_chars().is_in(list(values))
+    return mask
+
+
 def _text(frame: pl.DataFrame, column: str | None) -> pl.Series:
     if column is None:
         return pl.Series([""] * frame.height, dtype=pl.String)
@@ -688,13 +719,15 @@ def _normalise_mapped(
             "lsoa_given": _text(frame, mapping.lsoa),
             "outcome": pl.Series([""] * frame.height, dtype=pl.String),
             "organisation": pl.Series([mapping.organisation] * frame.height, dtype=pl.String),
+            "excluded": pl.Series([False] * frame.height, dtype=pl.Boolean),
         },
         schema=INCIDENT_SCHEMA,
     )
 
 
 def _normalise_aggregate(
-    name: str, frame: pl.DataFrame, mapping: Mapping, file_month: str | None
+    name: str, frame: pl.DataFrame, mapping: Mapping, file_month: str | None,
+    occ: _Occurrences | None = None,
 ) -> pl.DataFrame:
     assert mapping.count is not None and mapping.area is not None
     category = (_text(frame, mapping.category) if mapping.category
@@ -719,6 +752,7 @@ def _normalise_aggregate(
             "area_code": area,
             "source_category": category,
             "count": count,
+            "excluded": pl.Series([False] * frame.height, dtype=pl.Boolean),
         },
         schema=AGGREGATE_SCHEMA,
     )

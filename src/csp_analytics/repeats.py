@@ -456,7 +456,8 @@ def knox_test(
     ea, na, ti = ea[ok], na[ok], ta[ok].astype(np.int64)
     s, tau = float(space_threshold_m), int(time_threshold)
     sb, pi, pj = _close_pairs(ea, na, s, n_space_bands, same_location_m)
-    observed = _band_table(ti[None, :], sb, pi, pj, tau, n_space_bands, n_time_bands)[0]
+    bounds = np.searchsorted(sb, np.arange(n_space_bands + 2)).astype(np.int64)
+    observed = _band_table(ti[None, :], bounds, pi, pj, tau, n_time_bands)[0]
     sims = _simulate(ti, sb, pi, pj, tau, n_space_bands, n_time_bands, permutations, seed)
     knox_obs = int(observed[:2, 0].sum())
     knox_sim = sims[:, :2, 0].sum(axis=1)
@@ -508,40 +509,38 @@ def _close_pairs(
     pi, pj = pairs[:, 0], pairs[:, 1]
     d = np.hypot(e[pi] - e[pj], n[pi] - n[pj])
     band = np.where(d <= same_m, 0, np.ceil(d / s)).astype(np.int64)
-    keep = band <= n_space  # guards the rounding at the outer radius
-    return band[keep], pi[keep], pj[keep]
+    keep = np.flatnonzero(band <= n_space)  # guards the rounding at the outer radius
+    order = keep[np.argsort(band[keep], kind="stable")]  # contiguous slices per band
+    return band[order], pi[order], pj[order]
 
 
 def _band_table(
     times: NDArray[np.integer[Any]],
-    sb: NDArray[np.int64],
+    bounds: NDArray[np.int64],
     pi: NDArray[np.int64],
     pj: NDArray[np.int64],
     tau: int,
-    n_space: int,
     n_time: int,
 ) -> NDArray[np.int64]:
     """Tables ``(batch, n_space + 1, n_time)`` for a batch of time vectors ``(batch, n)``.
 
-    Works in place on small integer types: the cost is a few passes over
-    ``batch x pairs`` elements. Pairs beyond the last time band go to an overflow
-    column that is dropped.
+    Pairs are sorted by space band, band ``s`` being ``bounds[s]:bounds[s + 1]``. For
+    each band and time band the count is a ``count_nonzero`` over a contiguous slice;
+    this avoids ``bincount``, which slows down badly when most pairs hit one counter.
     """
     batch = times.shape[0]
-    width = n_time + 1
-    cells = (n_space + 1) * width
+    n_space1 = bounds.size - 1
     d = times[:, pi]
     np.subtract(d, times[:, pj], out=d)
     np.abs(d, out=d)
     if tau > 0:
         np.floor_divide(d, tau + 1, out=d)
-    np.minimum(d, n_time, out=d)
-    idx = d.astype(np.intp)  # bincount's native index type: no hidden conversion
-    idx += (sb * width).astype(np.intp)[None, :]
-    idx += (np.arange(batch, dtype=np.intp) * cells)[:, None]
-    counts = np.bincount(idx.ravel(), minlength=batch * cells)
-    table = np.asarray(counts, dtype=np.int64).reshape(batch, n_space + 1, width)
-    return table[:, :, :n_time]
+    out = np.zeros((batch, n_space1, n_time), dtype=np.int64)
+    for s in range(n_space1):
+        seg = d[:, bounds[s] : bounds[s + 1]]
+        for c in range(n_time):
+            out[:, s, c] = np.count_nonzero(seg == c, axis=1)
+    return out
 
 
 def _simulate(
@@ -559,10 +558,22 @@ def _simulate(
     rng = np.random.default_rng(seed)
     out = np.zeros((permutations, n_space + 1, n_time), dtype=np.int64)
     batch = max(1, min(permutations, 4_000_000 // max(1, pi.size + ti.size)))
-    span = int(ti.max() - ti.min()) if ti.size else 0
-    small = (ti - (ti.min() if ti.size else 0)).astype(np.int16 if span < 2**14 else np.int64)
+    small = _compact_times(ti)
+    bounds = np.searchsorted(sb, np.arange(n_space + 2)).astype(np.int64)
     for lo in range(0, permutations, batch):
         b = min(batch, permutations - lo)
         perm = rng.permuted(np.tile(small, (b, 1)), axis=1)
-        out[lo : lo + b] = _band_table(perm, sb, pi, pj, tau, n_space, n_time)
+        out[lo : lo + b] = _band_table(perm, bounds, pi, pj, tau, n_time)
     return out
+
+
+def _compact_times(ti: NDArray[np.int64]) -> NDArray[np.integer[Any]]:
+    """Times shifted to start at 0, in the smallest integer type that holds them."""
+    if ti.size == 0:
+        return ti
+    shifted = ti - ti.min()
+    span = int(shifted.max())
+    for dtype in (np.int8, np.int16, np.int32):
+        if span <= np.iinfo(dtype).max:
+            return shifted.astype(dtype)
+    return shifted

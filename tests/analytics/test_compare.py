@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import json
 import math
 from fractions import Fraction
@@ -11,6 +12,7 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy import stats
 
+import csp_analytics.compare
 from csp_analytics.compare import (
     CategoryCounts,
     benjamini_hochberg,
@@ -275,7 +277,10 @@ def test_duplicate_categories_and_bad_months_are_rejected():
 def _findings(rows, *, current_months=12, baseline_months=12, **kwargs):
     table = compare_periods(rows, current_months=current_months, baseline_months=baseline_months)
     return findings(
-        table, area_name="Redcar & Cleveland", period_label="2023/24", baseline_label="2022/23",
+        table,
+        area_name="Redcar & Cleveland",
+        period_label="2023/24",
+        baseline_label="2022/23",
         **kwargs,
     )
 
@@ -295,9 +300,12 @@ def test_category_share_is_given_in_words_with_the_numbers_behind_it():
     assert vn.text.startswith("Over a third (37%) of all ASB in Redcar & Cleveland in 2023/24 was")
     assert "increased by 44% (620 in 2022/23 to 893 in 2023/24)" in vn.text
     assert (vn.current, vn.baseline, vn.significant) == (893, 620, True)
-    assert vn.p_value == compare_periods(ROWS, current_months=12, baseline_months=12).row(
-        "Vehicle nuisance"
-    ).p_value
+    assert (
+        vn.p_value
+        == compare_periods(ROWS, current_months=12, baseline_months=12)
+        .row("Vehicle nuisance")
+        .p_value
+    )
 
 
 def test_a_change_that_is_not_significant_is_never_reported_without_the_caveat():
@@ -321,7 +329,10 @@ def test_small_numbers_carry_a_caution():
 
 def test_zero_baseline_and_unequal_periods_are_worded_correctly():
     out = _findings(
-        [CategoryCounts("Knife crime", "Violence", 4, 0), CategoryCounts("Robbery", "Theft", 110, 120)],
+        [
+            CategoryCounts("Knife crime", "Violence", 4, 0),
+            CategoryCounts("Robbery", "Theft", 110, 120),
+        ],
         current_months=11,
     )
     assert "went from none in 2022/23 to 4 in 2023/24" in out[0].text
@@ -354,3 +365,8 @@ def test_minor_categories_that_did_not_change_significantly_are_left_out():
 )
 def test_share_in_words_table(share, words):
     assert share_in_words(share) == words
+
+
+def test_docstring_examples_run():
+    result = doctest.testmod(csp_analytics.compare)
+    assert result.attempted > 0 and result.failed == 0

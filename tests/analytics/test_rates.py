@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import math
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import stats
 
+import csp_analytics.rates
 from csp_analytics.rates import peer_comparison, rate_per_1000
 
 
@@ -56,8 +58,9 @@ def test_peer_comparison_worked_by_hand():
 
 def test_mean_of_rates_and_pooled_rate_differ_when_sizes_differ():
     # A small area with a high rate pulls the mean of rates up but barely moves the pool.
-    pc = peer_comparison(["big", "small", "mid"], [100, 10, 40], [100_000, 1_000, 20_000],
-                         focus="mid")
+    pc = peer_comparison(
+        ["big", "small", "mid"], [100, 10, 40], [100_000, 1_000, 20_000], focus="mid"
+    )
     assert pc.group_mean_rate == pytest.approx((1.0 + 10.0 + 2.0) / 3)
     assert pc.group_pooled_rate == pytest.approx(1000 * 150 / 121_000)
     assert pc.rest_rate == pytest.approx(1000 * 110 / 101_000)
@@ -87,3 +90,8 @@ def test_ties_share_the_best_rank():
 def test_peer_comparison_rejects_bad_input(codes, counts, pops, focus, match):
     with pytest.raises(ValueError, match=match):
         peer_comparison(codes, counts, pops, focus=focus)
+
+
+def test_docstring_examples_run():
+    result = doctest.testmod(csp_analytics.rates)
+    assert result.attempted > 0 and result.failed == 0

@@ -89,10 +89,15 @@ class AreaIndex:
 
     def fill_from_lsoa_codes(
         self, assigned: dict[str, npt.NDArray[np.int64]], codes: list[str],
+        located: npt.NDArray[np.bool_],
     ) -> None:
-        """For rows with no point, use the LSOA code given (and its best-fit ward/district)."""
+        """For rows with no point, use the LSOA code given (and its best-fit ward/district).
+
+        Located rows are never moved: the polygons decide for them, even when a point falls in
+        a sliver between generalised boundaries (it is then counted as outside every area).
+        """
         lsoa = assigned["lsoa"]
-        for i in np.flatnonzero(lsoa < 0):
+        for i in np.flatnonzero((lsoa < 0) & ~located):
             area_id = self.lsoa_by_code.get(codes[i])
             if area_id is None:
                 continue

@@ -20,6 +20,7 @@ class CspCommand(BaseCommand):
     """Base for ``csp`` commands: ``run`` does the work; DomainError -> CommandError."""
 
     def handle(self, *args: Any, **options: Any) -> None:
+        _require_migrated()
         try:
             self.run(**options)
         except DomainError as exc:
@@ -27,6 +28,15 @@ class CspCommand(BaseCommand):
 
     def run(self, **options: Any) -> None:
         raise NotImplementedError  # each command defines run()
+
+
+def _require_migrated() -> None:
+    from django.db import DEFAULT_DB_ALIAS, connections
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        raise CommandError("the database is not set up or not up to date: run `csp migrate`")
 
 
 def progress_bar(unit: str) -> Any:

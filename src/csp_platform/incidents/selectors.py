@@ -22,7 +22,7 @@ from csp_platform.areas.models import Area
 from csp_platform.areas.selectors import area_geometry, area_get_by_code
 from csp_platform.core.errors import BadQuery
 from csp_platform.incidents.models import (
-    AggregateRecord, AreaMonthCount, Category, ImportBatch, Incident, Source,
+    AggregateRecord, AreaMonthCount, Category, ImportBatch, Incident, Source, Theme,
 )
 
 FIELDS = ("month", "category", "theme", "source", "ward", "lsoa", "district")
@@ -62,7 +62,7 @@ class CountTable:
 
 def _labels() -> dict[str, dict[int | None, tuple[str, str]]]:
     cats = {c.id: (c.code, c.name) for c in Category.objects.select_related("theme")}
-    themes = {c.id: (c.theme.code, c.theme.name) for c in Category.objects.select_related("theme")}
+    themes = {t.id: (t.code, t.name) for t in Theme.objects.all()}
     sources = {s.id: (s.code, s.name) for s in Source.objects.all()}
     none = {None: ("unknown", "Unknown category")}
     return {"category": {**cats, **none}, "theme": {**themes, **none},
@@ -162,6 +162,12 @@ def _add_months(d: date, n: int) -> date:
 
 def _counts_from_incidents(q: CountQuery, area: Area | None) -> CountTable:
     qs = Incident.objects.filter(_filters(q)).filter(_months(q))
+    area_fields = [f for f in q.by if f in ("ward", "lsoa")]
+    if area is not None and area.level == "district" and area_fields:
+        # "wards of a district": the district's own wards, each counted whole (as the
+        # monthly path does), not the part of each ward inside the district outline.
+        qs = qs.filter(**{f"{area_fields[0]}__parent": area})
+        area = None
     if area is not None:
         minx, miny, maxx, maxy = area.min_lon, area.min_lat, area.max_lon, area.max_lat
         qs = qs.filter(lon__gte=minx, lon__lte=maxx, lat__gte=miny, lat__lte=maxy)
@@ -207,7 +213,8 @@ def _table(q: CountQuery, keys: list[str], records: dict[tuple[Any, ...], dict[s
                 row[f], row[f"{f}_name"] = labels[f].get(value, ("unknown", "Unknown"))
             else:
                 row[f] = labels["source"].get(value, (str(value), ""))[0]
-        row["incidents"] = int(values.get("incident", 0))
+        incidents = values.get("incident")
+        row["incidents"] = None if incidents is None else int(incidents)
         agg = values.get("aggregate")
         row["aggregate_count"] = None if agg is None else (int(agg) if agg == int(agg) else agg)
         rows.append(row)

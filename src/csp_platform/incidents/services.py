@@ -131,6 +131,9 @@ class _Importer:
     def categorise(self, frame: pl.DataFrame, scheme: str, unlisted: str) -> pl.DataFrame:
         """Add category_id; drop rows the crosswalk excludes (counted, never silent)."""
         _, mapped, excluded = self.crosswalk(scheme)
+        skipped = frame["excluded"].fill_null(False)
+        self.result.rows_excluded += int(skipped.sum())
+        frame = frame.filter(~skipped)
         known = frame["source_category"].is_in(list(mapped))
         drop = frame["source_category"].is_in(list(excluded))
         if unlisted == "exclude":
@@ -151,8 +154,8 @@ class _Importer:
             return
         assigned = self.areas.assign(frame["lon"].fill_null(np.nan).to_numpy(),
                                      frame["lat"].fill_null(np.nan).to_numpy())
-        self.areas.fill_from_lsoa_codes(assigned, frame["lsoa_given"].to_list())
         located = frame["lon"].is_not_null().to_numpy()
+        self.areas.fill_from_lsoa_codes(assigned, frame["lsoa_given"].to_list(), located)
         nowhere = (assigned["lsoa"] < 0) & (assigned["ward"] < 0) & (assigned["district"] < 0)
         self.result.rows_without_location += int((~located).sum())
         self.result.rows_outside_areas += int((located & nowhere).sum())
@@ -359,7 +362,8 @@ def incidents_relink_areas(progress: Progress | None = None) -> int:
                                            "lsoa_given": pl.String}, orient="row")
         assigned = index.assign(frame["lon"].fill_null(np.nan).to_numpy(),
                                 frame["lat"].fill_null(np.nan).to_numpy())
-        index.fill_from_lsoa_codes(assigned, frame["lsoa_given"].to_list())
+        index.fill_from_lsoa_codes(assigned, frame["lsoa_given"].to_list(),
+                                   frame["lon"].is_not_null().to_numpy())
         update = frame.select("id").with_columns(
             [pl.Series(f"{lvl}_id", assigned[lvl]).replace(-1, None) for lvl in assigned])
         repository.incident_areas_update(update)

@@ -1,0 +1,56 @@
+"""Platform test fixtures: real boundaries imported once per session, real files per test."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from csp_platform.areas import services as area_services
+from tests.conftest import DATA
+
+CLEVELAND = ("E06000001", "E06000002", "E06000003", "E06000004")
+REFERENCE = Path(__file__).resolve().parents[2] / "src/csp_platform/incidents/reference"
+
+
+@pytest.fixture(scope="session")
+def cleveland_areas(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> None:
+    """Cleveland's districts, 2013 wards and 2011 LSOAs, committed once for the session."""
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        bounds = DATA / "boundaries"
+        area_services.areas_import([bounds / "districts_2011" / f"{c}.geojson" for c in CLEVELAND],
+                                   level="district")
+        area_services.areas_import([bounds / "wards_2013" / f"{c}.geojson" for c in CLEVELAND],
+                                   level="ward")
+        area_services.areas_import([bounds / "lsoa_2011" / f"{c}.geojson" for c in CLEVELAND],
+                                   level="lsoa")
+        area_services.population_import(
+            DATA / "population" / "census2011_lsoa_population_households.csv")
+
+
+def police_uk_category() -> dict[str, str]:
+    """police.uk crime type -> canonical code, read from the shipped crosswalk file."""
+    with (REFERENCE / "police-uk.yaml").open() as fh:
+        return dict(yaml.safe_load(fh)["categories"])
+
+
+def raw_rows(path: Path) -> Iterator[dict[str, str]]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:  # type: ignore[operator]
+        yield from csv.DictReader(fh)
+
+
+def raw_police_counts(paths: list[Path]) -> Counter[tuple[str, str]]:
+    """(month, canonical category) -> rows, counted straight from the CSV files."""
+    to_code = police_uk_category()
+    return Counter((r["Month"], to_code[r["Crime type"]]) for p in paths for r in raw_rows(p))
+
+
+@pytest.fixture
+def cleveland_files(data_dir: Path) -> list[Path]:
+    return sorted((data_dir / "police" / "cleveland").rglob("*-street.csv"))
