@@ -57,9 +57,7 @@ def to_wgs84(easting: FloatArray, northing: FloatArray) -> tuple[FloatArray, Flo
     return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
 
 
-def assign_points(
-    x: FloatArray, y: FloatArray, areas: Sequence[BaseGeometry]
-) -> IntArray:
+def assign_points(x: FloatArray, y: FloatArray, areas: Sequence[BaseGeometry]) -> IntArray:
     """Index of the area containing each point, or -1; vectorised over points.
 
     Areas of one level tile the ground, so a point lies in at most one; a point exactly on a
@@ -88,8 +86,9 @@ def assign_points(
     found = np.full(uniq.shape[0], -1, dtype=np.int64)
     for index, geom in enumerate(areas):
         minx, miny, maxx, maxy = geom.bounds
-        lo, hi = np.searchsorted(ux, [minx, maxx], side="left")[0], np.searchsorted(
-            ux, maxx, side="right"
+        lo, hi = (
+            np.searchsorted(ux, [minx, maxx], side="left")[0],
+            np.searchsorted(ux, maxx, side="right"),
         )
         if hi <= lo:
             continue

@@ -18,7 +18,8 @@ import gzip
 import hashlib
 import io
 import re
-from collections.abc import Iterator, Mapping as AnyMapping, Sequence
+from collections.abc import Iterator, Sequence
+from collections.abc import Mapping as AnyMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,7 +103,7 @@ class FileInfo:
 
 def _open_bytes(path: Path) -> io.BufferedIOBase:
     if path.suffix == ".gz":
-        return gzip.open(path, "rb")  # type: ignore[return-value]
+        return gzip.open(path, "rb")
     return open(path, "rb")  # noqa: SIM115
 
 
@@ -180,8 +181,12 @@ def _check_structure(name: str, header: bytes, block: bytes, first_row: int, sep
         reader = csv.reader(io.StringIO(text), delimiter=sep)
         for offset, record in enumerate(r for r in reader if r):
             if len(record) != expected:
-                raise RowError(name, first_row + offset, None,
-                               f"expected {expected} fields, found {len(record)}")
+                raise RowError(
+                    name,
+                    first_row + offset,
+                    None,
+                    f"expected {expected} fields, found {len(record)}",
+                )
         return
     lines = pl.Series("l", text.split("\n"), dtype=pl.String)
     lines = lines.filter(lines.str.strip_chars() != "")
@@ -189,8 +194,9 @@ def _check_structure(name: str, header: bytes, block: bytes, first_row: int, sep
     bad = (fields != expected).arg_true()
     if bad.len():
         i = int(bad[0])
-        raise RowError(name, first_row + i, None,
-                       f"expected {expected} fields, found {int(fields[i])}")
+        raise RowError(
+            name, first_row + i, None, f"expected {expected} fields, found {int(fields[i])}"
+        )
 
 
 def _read_block(name: str, header: bytes, block: bytes, first_row: int, sep: str) -> pl.DataFrame:
@@ -253,9 +259,7 @@ class _Occurrences:
         frame = frame.join(self.carried, on="key", how="left", maintain_order="left")
         frame = frame.with_columns((pl.col("k") + pl.col("base").fill_null(0)).alias("k"))
         counts = frame.group_by("key").agg(pl.len().cast(pl.UInt32).alias("base"))
-        self.carried = (
-            pl.concat([self.carried, counts]).group_by("key").agg(pl.col("base").sum())
-        )
+        self.carried = pl.concat([self.carried, counts]).group_by("key").agg(pl.col("base").sum())
         return frame.select(
             pl.concat_str([pl.lit("h:"), pl.col("key"), pl.lit("."), pl.col("k").cast(pl.String)])
         ).to_series()
@@ -271,7 +275,9 @@ def police_uk_files(paths: Sequence[Path]) -> list[Path]:
     for path in paths:
         if path.is_dir():
             found = sorted(
-                p for p in path.rglob("*") if p.is_file() and p.name.endswith(("-street.csv", "-street.csv.gz"))
+                p
+                for p in path.rglob("*")
+                if p.is_file() and p.name.endswith(("-street.csv", "-street.csv.gz"))
             )
             if not found:
                 found = sorted(p for p in path.rglob("*") if p.name.endswith((".csv", ".csv.gz")))
@@ -281,9 +287,7 @@ def police_uk_files(paths: Sequence[Path]) -> list[Path]:
     return out
 
 
-def read_police_uk(
-    path: Path, *, block_bytes: int = DEFAULT_BLOCK_BYTES
-) -> Iterator[pl.DataFrame]:
+def read_police_uk(path: Path, *, block_bytes: int = DEFAULT_BLOCK_BYTES) -> Iterator[pl.DataFrame]:
     """Normalised incident frames (see ``INCIDENT_SCHEMA``) from one police.uk street file.
 
     Months are month precision only (police.uk publishes no day or time). Coordinates are
@@ -296,8 +300,13 @@ def read_police_uk(
         frame = _read_block(name, header, block, first_row, ",")
         missing = [c for c in POLICE_UK_COLUMNS if c not in frame.columns]
         if missing:
-            raise RowError(name, 0, None, "not a police.uk street-level file: missing columns "
-                           + ", ".join(repr(c) for c in missing))
+            raise RowError(
+                name,
+                0,
+                None,
+                "not a police.uk street-level file: missing columns "
+                + ", ".join(repr(c) for c in missing),
+            )
         yield _normalise_police(name, frame, occurrences)
 
 
@@ -309,10 +318,20 @@ def _normalise_police(name: str, frame: pl.DataFrame, occ: _Occurrences) -> pl.D
     lon = col("Longitude").str.strip_chars().cast(pl.Float64, strict=False)
     lat = col("Latitude").str.strip_chars().cast(pl.Float64, strict=False)
     for column, values in (("Longitude", lon), ("Latitude", lat)):
-        _fail_if(frame, name, column, values.is_null() & (col(column).str.strip_chars() != ""),
-                 "is not a number")
-    _fail_if(frame, name, "Latitude", lon.is_null() != lat.is_null(),
-             "longitude and latitude must both be given or both be empty")
+        _fail_if(
+            frame,
+            name,
+            column,
+            values.is_null() & (col(column).str.strip_chars() != ""),
+            "is not a number",
+        )
+    _fail_if(
+        frame,
+        name,
+        "Latitude",
+        lon.is_null() != lat.is_null(),
+        "longitude and latitude must both be given or both be empty",
+    )
     x0, y0, x1, y1 = WGS84_BOUNDS
     _fail_if(frame, name, "Longitude", (lon < x0) | (lon > x1), "is outside the UK")
     _fail_if(frame, name, "Latitude", (lat < y0) | (lat > y1), "is outside the UK")
@@ -408,6 +427,7 @@ class Mapping:
     @classmethod
     def from_dict(cls, data: AnyMapping[str, Any], file: str = "<mapping>") -> Mapping:
         """Validate a parsed YAML mapping; every problem names the mapping field."""
+
         def need(section: AnyMapping[str, Any], key: str, where: str) -> Any:
             value = section.get(key)
             if value in (None, ""):
@@ -431,23 +451,31 @@ class Mapping:
             system = str(item.get("system", "")).lower()
             if system not in ("bng", "wgs84"):
                 raise MappingError(file, f"coordinates[{i}].system", "must be 'bng' or 'wgs84'")
-            coords.append(CoordinateColumns(system, need(item, "x", f"coordinates[{i}].x"),
-                                            need(item, "y", f"coordinates[{i}].y"),
-                                            str(item.get("precision", "exact"))))
+            coords.append(
+                CoordinateColumns(
+                    system,
+                    need(item, "x", f"coordinates[{i}].x"),
+                    need(item, "y", f"coordinates[{i}].y"),
+                    str(item.get("precision", "exact")),
+                )
+            )
         if kind == "aggregate":
             need(columns, "count", "columns.count")
             need(columns, "area", "columns.area")
             if data.get("area_level") not in ("lsoa", "ward", "msoa", "district", "custom"):
-                raise MappingError(file, "area_level",
-                                   "must be one of lsoa, ward, msoa, district, custom")
+                raise MappingError(
+                    file, "area_level", "must be one of lsoa, ward, msoa, district, custom"
+                )
         code = str(source.get("code", ""))
         if code and not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,79}", code):
-            raise MappingError(file, "source.code",
-                               "use lower-case letters, digits and hyphens (80 at most)")
+            raise MappingError(
+                file, "source.code", "use lower-case letters, digits and hyphens (80 at most)"
+            )
         for i, item in enumerate(data.get("coordinates") or []):
             if str(item.get("precision", "exact")) not in ("exact", "rounded", "snap"):
-                raise MappingError(file, f"coordinates[{i}].precision",
-                                   "must be exact, rounded or snap")
+                raise MappingError(
+                    file, f"coordinates[{i}].precision", "must be exact, rounded or snap"
+                )
         unlisted = data.get("unlisted", "keep")
         if unlisted not in ("keep", "exclude"):
             raise MappingError(file, "unlisted", "must be 'keep' or 'exclude'")
@@ -485,16 +513,26 @@ class Mapping:
             exclude=frozenset(str(v) for v in data.get("exclude") or []),
             unlisted=unlisted,
             null_values=tuple(str(v) for v in data.get("null_values") or ()),
-            skip={str(k): frozenset(str(x) for x in (v if isinstance(v, list) else [v]))
-                  for k, v in (data.get("skip") or {}).items()},
+            skip={
+                str(k): frozenset(str(x) for x in (v if isinstance(v, list) else [v]))
+                for k, v in (data.get("skip") or {}).items()
+            },
             delimiter=str((data.get("format") or {}).get("delimiter", ",")),
             sheet=(data.get("format") or {}).get("sheet"),
             raw=dict(data),
         )
 
     def used_columns(self) -> list[str]:
-        cols = [self.category, self.date, self.time, self.reference, self.location_text,
-                self.lsoa, self.area, self.count]
+        cols = [
+            self.category,
+            self.date,
+            self.time,
+            self.reference,
+            self.location_text,
+            self.lsoa,
+            self.area,
+            self.count,
+        ]
         for c in self.coordinates:
             cols += [c.x, c.y]
         cols += list(self.skip)
@@ -505,8 +543,13 @@ def mapped_files(paths: Sequence[Path]) -> list[Path]:
     out: list[Path] = []
     for path in paths:
         if path.is_dir():
-            out.extend(sorted(p for p in path.rglob("*")
-                              if p.is_file() and p.name.lower().endswith((".csv", ".csv.gz", ".xlsx"))))
+            out.extend(
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.is_file() and p.name.lower().endswith((".csv", ".csv.gz", ".xlsx"))
+                )
+            )
         else:
             out.append(path)
     return out
@@ -525,16 +568,19 @@ def _xlsx_blocks(path: Path, sheet: str | None) -> Iterator[tuple[bytes, bytes, 
         header = next(rows, None)
         if header is None:
             return
+
         def text(v: object) -> str:
             if v is None:
                 return ""
             if hasattr(v, "strftime") and hasattr(v, "hour"):
-                return v.strftime("%Y-%m-%d %H:%M:%S")  # type: ignore[no-any-return, attr-defined]
+                return v.strftime("%Y-%m-%d %H:%M:%S")  # type: ignore[no-any-return]
             return str(v)
+
         def encode(values: Sequence[object]) -> bytes:
             buf = io.StringIO()
             csv.writer(buf, lineterminator="\n").writerow([text(v) for v in values])
             return buf.getvalue().encode()
+
         head = encode(header).rstrip(b"\n")
         batch: list[bytes] = []
         first = 1
@@ -570,19 +616,22 @@ def read_mapped(
         frame = frame.rename({c: c.strip() for c in frame.columns})
         missing = [c for c in mapping.used_columns() if c not in frame.columns]
         if missing:
-            raise RowError(name, 0, None, f"mapping {mapping.file} names columns not in the "
-                           "file: " + ", ".join(repr(c) for c in missing))
-        if mapping.kind == "aggregate":
-            normalise = _normalise_aggregate
-        else:
-            normalise = _normalise_mapped  # type: ignore[assignment]
+            raise RowError(
+                name,
+                0,
+                None,
+                f"mapping {mapping.file} names columns not in the "
+                "file: " + ", ".join(repr(c) for c in missing),
+            )
+        normalise = _normalise_mapped if mapping.kind != "aggregate" else _normalise_aggregate
         skip = _skipped(frame, mapping)
         kept = frame.filter(~skip)
         out = normalise(name, kept, mapping, file_month, occurrences)
         if skip.any():
             dropped = frame.filter(skip).select(pl.col("__row").alias("row"))
-            out = pl.concat([out, dropped.with_columns(
-                pl.lit(True).alias("excluded"))], how="diagonal_relaxed")
+            out = pl.concat(
+                [out, dropped.with_columns(pl.lit(True).alias("excluded"))], how="diagonal_relaxed"
+            )
         yield out
 
 
@@ -591,8 +640,12 @@ def _month_from_filename(name: str, mapping: Mapping) -> str | None:
         return None
     found = re.search(mapping.date_from_filename, Path(name).name)
     if not found:
-        raise RowError(name, 0, None, f"file name does not match date_from_filename "
-                       f"{mapping.date_from_filename!r}")
+        raise RowError(
+            name,
+            0,
+            None,
+            f"file name does not match date_from_filename {mapping.date_from_filename!r}",
+        )
     return found.group(1)
 
 
@@ -601,8 +654,11 @@ def _parse_dates(
 ) -> tuple[pl.Series, pl.Series, int]:
     """(month, day-or-null, period_months) for each row, by the mapping's date_format."""
     column = mapping.date or "(file name)"
-    raw = (pl.Series([file_value] * frame.height, dtype=pl.String) if file_value is not None
-           else frame[column].str.strip_chars())
+    raw = (
+        pl.Series([file_value] * frame.height, dtype=pl.String)
+        if file_value is not None
+        else frame[column].str.strip_chars()
+    )
     check = frame.with_columns(raw.alias(column)) if file_value is not None else frame
     _fail_if(check, name, column, raw == "", "date is empty")
     fmt = mapping.date_format
@@ -635,8 +691,9 @@ def _coordinates(name: str, frame: pl.DataFrame, mapping: Mapping) -> dict[str, 
         x_num = xs.cast(pl.Float64, strict=False)
         y_num = ys.cast(pl.Float64, strict=False)
         for column, text, num in ((pair.x, xs, x_num), (pair.y, ys, y_num)):
-            _fail_if(frame, name, column, num.is_null() & ~text.is_in(list(nulls)),
-                     "is not a number")
+            _fail_if(
+                frame, name, column, num.is_null() & ~text.is_in(list(nulls)), "is not a number"
+            )
         x = x_num.to_numpy().astype(float)
         y = y_num.to_numpy().astype(float)
         if pair.system == "bng":
@@ -658,10 +715,17 @@ def _coordinates(name: str, frame: pl.DataFrame, mapping: Mapping) -> dict[str, 
             e, nn = to_bng(lo, la)
         east[take], north[take], lon[take], lat[take] = e, nn, lo, la
         precision[take] = pair.precision
+
     def s(a: np.ndarray) -> pl.Series:
         return pl.Series(a).fill_nan(None)
-    return {"easting": s(east), "northing": s(north), "lon": s(lon), "lat": s(lat),
-            "location_precision": pl.Series(precision.astype(str), dtype=pl.String)}
+
+    return {
+        "easting": s(east),
+        "northing": s(north),
+        "lon": s(lon),
+        "lat": s(lat),
+        "location_precision": pl.Series(precision.astype(str), dtype=pl.String),
+    }
 
 
 def _skipped(frame: pl.DataFrame, mapping: Mapping) -> pl.Series:
@@ -681,24 +745,34 @@ def _text(frame: pl.DataFrame, column: str | None) -> pl.Series:
 def _normalise_mapped(
     name: str, frame: pl.DataFrame, mapping: Mapping, file_month: str | None, occ: _Occurrences
 ) -> pl.DataFrame:
-    category = (_text(frame, mapping.category) if mapping.category
-                else pl.Series([mapping.category_constant] * frame.height, dtype=pl.String))
+    category = (
+        _text(frame, mapping.category)
+        if mapping.category
+        else pl.Series([mapping.category_constant] * frame.height, dtype=pl.String)
+    )
     _fail_if(frame, name, mapping.category or "category", category == "", "category is empty")
     month, day, _ = _parse_dates(name, frame, mapping, file_month)
     at = pl.Series([None] * frame.height, dtype=pl.Time)
     if mapping.time:
         raw_time = _text(frame, mapping.time)
         at = raw_time.str.to_time(mapping.time_format, strict=False)
-        _fail_if(frame, name, mapping.time, at.is_null() & (raw_time != ""),
-                 f"is not a time in the format {mapping.time_format!r}")
-    precision = np.where(day.is_null().to_numpy(), "month",
-                         np.where(at.is_null().to_numpy(), "day", "minute"))
+        _fail_if(
+            frame,
+            name,
+            mapping.time,
+            at.is_null() & (raw_time != ""),
+            f"is not a time in the format {mapping.time_format!r}",
+        )
+    precision = np.where(
+        day.is_null().to_numpy(), "month", np.where(at.is_null().to_numpy(), "day", "minute")
+    )
     reference = _text(frame, mapping.reference)
     ident = ("ref:" + reference).to_frame("ident").to_series()
     no_ref = (reference == "").arg_true()
     if no_ref.len():
-        content = frame.select(pl.concat_str(
-            [pl.col(c) for c in frame.columns if c != "__row"], separator="\x1f")).to_series()
+        content = frame.select(
+            pl.concat_str([pl.col(c) for c in frame.columns if c != "__row"], separator="\x1f")
+        ).to_series()
         if file_month:
             content = file_month + "\x1f" + content
         ident = ident.scatter(no_ref, occ.idents(content.gather(no_ref)))
@@ -726,12 +800,18 @@ def _normalise_mapped(
 
 
 def _normalise_aggregate(
-    name: str, frame: pl.DataFrame, mapping: Mapping, file_month: str | None,
+    name: str,
+    frame: pl.DataFrame,
+    mapping: Mapping,
+    file_month: str | None,
     occ: _Occurrences | None = None,
 ) -> pl.DataFrame:
     assert mapping.count is not None and mapping.area is not None
-    category = (_text(frame, mapping.category) if mapping.category
-                else pl.Series([mapping.category_constant] * frame.height, dtype=pl.String))
+    category = (
+        _text(frame, mapping.category)
+        if mapping.category
+        else pl.Series([mapping.category_constant] * frame.height, dtype=pl.String)
+    )
     area = _text(frame, mapping.area)
     _fail_if(frame, name, mapping.area, area == "", "area code is empty")
     raw_count = _text(frame, mapping.count).str.replace_all(",", "")
@@ -740,8 +820,10 @@ def _normalise_aggregate(
     _fail_if(frame, name, mapping.count, count.is_null() & ~declared_null, "is not a number")
     _fail_if(frame, name, mapping.count, count < 0, "is negative")
     month, _, period = _parse_dates(name, frame, mapping, file_month)
-    ident = pl.concat_str([pl.lit("agg:"), month.cast(pl.String), pl.lit("|"), area,
-                           pl.lit("|"), category], separator="").alias("ident")
+    ident = pl.concat_str(
+        [pl.lit("agg:"), month.cast(pl.String), pl.lit("|"), area, pl.lit("|"), category],
+        separator="",
+    ).alias("ident")
     out = pl.DataFrame(
         {
             "file": pl.Series([name] * frame.height, dtype=pl.String),
@@ -759,6 +841,10 @@ def _normalise_aggregate(
     dup = out["ident"].is_duplicated()
     if dup.any():
         first = int(dup.arg_true()[1])
-        raise RowError(name, int(out["row"][first]), mapping.area,
-                       "a second row for the same area, category and period")
+        raise RowError(
+            name,
+            int(out["row"][first]),
+            mapping.area,
+            "a second row for the same area, category and period",
+        )
     return out

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import os
 from collections import Counter
 from dataclasses import dataclass
 from functools import cache
@@ -25,14 +24,15 @@ from scipy import stats
 from csp_analytics.compare import CategoryCounts, compare_periods, findings
 from csp_analytics.emerging import emerging_issues
 from csp_analytics.rates import peer_comparison
+from tests.conftest import DATA  # ../shared/data, or CSP_SHARED/data
 
-DATA = Path(os.environ.get("SHARED_DATA", "/work/shared/data"))
 NORTHUMBRIA = DATA / "police" / "northumbria"
 POPULATION = DATA / "population" / "census2011_lsoa_population_households.csv"
 
-pytestmark = pytest.mark.skipif(
-    not NORTHUMBRIA.is_dir(), reason=f"real police.uk data not found under {DATA}"
-)
+
+@pytest.fixture(autouse=True)
+def _real_data_present(data_dir: Path) -> None:
+    """The real files are part of the test contract: missing data fails, never skips."""
 
 THEMES = {
     "Anti-social behaviour": "Anti-social behaviour",

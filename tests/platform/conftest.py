@@ -23,14 +23,18 @@ def cleveland_areas(django_db_setup: None, django_db_blocker: pytest.FixtureRequ
     """Cleveland's districts, 2013 wards and 2011 LSOAs, committed once for the session."""
     with django_db_blocker.unblock():  # type: ignore[attr-defined]
         bounds = DATA / "boundaries"
-        area_services.areas_import([bounds / "districts_2011" / f"{c}.geojson" for c in CLEVELAND],
-                                   level="district")
-        area_services.areas_import([bounds / "wards_2013" / f"{c}.geojson" for c in CLEVELAND],
-                                   level="ward")
-        area_services.areas_import([bounds / "lsoa_2011" / f"{c}.geojson" for c in CLEVELAND],
-                                   level="lsoa")
+        area_services.areas_import(
+            [bounds / "districts_2011" / f"{c}.geojson" for c in CLEVELAND], level="district"
+        )
+        area_services.areas_import(
+            [bounds / "wards_2013" / f"{c}.geojson" for c in CLEVELAND], level="ward"
+        )
+        area_services.areas_import(
+            [bounds / "lsoa_2011" / f"{c}.geojson" for c in CLEVELAND], level="lsoa"
+        )
         area_services.population_import(
-            DATA / "population" / "census2011_lsoa_population_households.csv")
+            DATA / "population" / "census2011_lsoa_population_households.csv"
+        )
 
 
 def police_uk_category() -> dict[str, str]:

@@ -7,7 +7,6 @@ import json
 import shutil
 from collections import Counter
 from io import StringIO
-from pathlib import Path
 
 import pytest
 import shapely
@@ -37,8 +36,9 @@ def counts_json(*args: str) -> list[dict[str, object]]:
 def test_counts_by_month_and_type_equal_the_raw_rows(cleveland_areas, cleveland_files):
     csp("csp_import_incidents", "--format", "police-uk", str(cleveland_files[0].parents[1]))
     expected = raw_police_counts(cleveland_files)
-    got = {(r["month"], r["category"]): r["incidents"]
-           for r in counts_json("--by", "month,category")}
+    got = {
+        (r["month"], r["category"]): r["incidents"] for r in counts_json("--by", "month,category")
+    }
     assert got == dict(expected)
     assert sum(got.values()) == 54_100  # SOURCES.md: 54,100 Cleveland rows in shared/
 
@@ -70,8 +70,11 @@ def test_a_second_import_and_an_overlapping_file_change_nothing(
     first, second, third = cleveland_files[:3]
     services.police_uk_import([first, second])
     before = Incident.objects.count()
+
     def monthly(**where: object) -> list[tuple[object, ...]]:
-        rows = AreaMonthCount.objects.filter(**where).values_list("area_id", "month", "category_id", "n")
+        rows = AreaMonthCount.objects.filter(**where).values_list(
+            "area_id", "month", "category_id", "n"
+        )
         return sorted(rows, key=repr)
 
     counts_before = monthly()
@@ -80,21 +83,25 @@ def test_a_second_import_and_an_overlapping_file_change_nothing(
     # a "custom download" holding months 2 and 3 in one file overlaps the first import
     overlap = tmp_path / "custom-download.csv"
     lines = second.read_text(encoding="utf-8").splitlines(keepends=True)
-    overlap.write_text("".join(lines) + "".join(third.read_text(encoding="utf-8")
-                                                 .splitlines(keepends=True)[1:]))
+    overlap.write_text(
+        "".join(lines) + "".join(third.read_text(encoding="utf-8").splitlines(keepends=True)[1:])
+    )
     result = services.police_uk_import([overlap])
     third_rows = sum(1 for _ in raw_rows(third))
     assert result.rows_new == third_rows
     assert Incident.objects.count() == before + third_rows
-    assert monthly(month__lt="2018-12-01") == [c for c in counts_before
-                                               if str(c[1]) < "2018-12-01"]
+    assert monthly(month__lt="2018-12-01") == [c for c in counts_before if str(c[1]) < "2018-12-01"]
 
 
 def test_identical_asb_rows_are_distinct_incidents(cleveland_areas, tmp_path):
-    header = ("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,"
-              "LSOA name,Crime type,Last outcome category,Context\n")
-    asb = (",2019-01,Cleveland Police,Cleveland Police,-1.235660,54.710526,On or near Dobson "
-           "Place,E01011954,Hartlepool 001A,Anti-social behaviour,,\n")
+    header = (
+        "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,"
+        "LSOA name,Crime type,Last outcome category,Context\n"
+    )
+    asb = (
+        ",2019-01,Cleveland Police,Cleveland Police,-1.235660,54.710526,On or near Dobson "
+        "Place,E01011954,Hartlepool 001A,Anti-social behaviour,,\n"
+    )
     path = tmp_path / "2019-01-cleveland-street.csv"
     path.write_text(header + asb + asb + asb)
     assert services.police_uk_import([path]).rows_new == 3
@@ -107,9 +114,21 @@ def test_identical_asb_rows_are_distinct_incidents(cleveland_areas, tmp_path):
 @pytest.mark.parametrize(
     ("row", "change", "message"),
     [
-        (100, lambda r: r.replace(",2018-10,", ",2018-13,"), "row 100 (line 101), column 'Month': month is not YYYY-MM"),
-        (250, lambda r: r.rsplit(",", 3)[0] + "\n", "row 250 (line 251): expected 12 fields, found 9"),
-        (7, lambda r: r.replace(",54.", ",5x4.", 1), "row 7 (line 8), column 'Latitude': is not a number"),
+        (
+            100,
+            lambda r: r.replace(",2018-10,", ",2018-13,"),
+            "row 100 (line 101), column 'Month': month is not YYYY-MM",
+        ),
+        (
+            250,
+            lambda r: r.rsplit(",", 3)[0] + "\n",
+            "row 250 (line 251): expected 12 fields, found 9",
+        ),
+        (
+            7,
+            lambda r: r.replace(",54.", ",5x4.", 1),
+            "row 7 (line 8), column 'Latitude': is not a number",
+        ),
     ],
 )
 def test_a_corrupted_file_is_rejected_whole_and_changes_nothing(
@@ -165,8 +184,10 @@ def test_counts_inside_an_area_agree_between_the_monthly_table_and_the_rows(
     query = dict(by=("ward", "category"), area="E06000003")
     fast = selectors.counts(selectors.CountQuery(**query))
     assert fast.path == "monthly"
-    slow = selectors._counts_from_incidents(selectors.CountQuery(**query),
-                                           Area.objects.get(code="E06000003"))
+    slow = selectors._counts_from_incidents(
+        selectors.CountQuery(**query), Area.objects.get(code="E06000003")
+    )
     assert [(r["ward"], r["category"], r["incidents"]) for r in fast.rows] == [
-        (r["ward"], r["category"], r["incidents"]) for r in slow.rows]
+        (r["ward"], r["category"], r["incidents"]) for r in slow.rows
+    ]
     assert {r["ward"][:6] for r in fast.rows} == {"E05001"}  # Redcar & Cleveland wards only

@@ -28,7 +28,11 @@ class Area(models.Model):
         max_length=40, help_text="Boundary generation, e.g. '2013' for WD13 wards."
     )
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="children",
         help_text="The district this area lies in, where the data say so.",
     )
     geometry_wkb = models.BinaryField()

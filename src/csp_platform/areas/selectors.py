@@ -56,13 +56,17 @@ class AreaIndex:
         ids: dict[str, npt.NDArray[np.int64]] = {}
         geoms: dict[str, list[shapely.Geometry]] = {}
         for level in LINKED_LEVELS:
-            rows = list(Area.objects.filter(level=level).order_by("-generation", "code")
-                        .values_list("id", "geometry_wkb"))
+            rows = list(
+                Area.objects.filter(level=level)
+                .order_by("-generation", "code")
+                .values_list("id", "geometry_wkb")
+            )
             ids[level] = np.array([r[0] for r in rows], dtype=np.int64)
             geoms[level] = [shapely.from_wkb(bytes(r[1])) for r in rows]
         index = cls(ids, geoms, {}, {})
-        lsoas = list(Area.objects.filter(level="lsoa").order_by("-generation")
-                     .values_list("id", "code"))
+        lsoas = list(
+            Area.objects.filter(level="lsoa").order_by("-generation").values_list("id", "code")
+        )
         index.lsoa_by_code = {}
         for area_id, code in lsoas:
             index.lsoa_by_code.setdefault(code, area_id)
@@ -76,7 +80,9 @@ class AreaIndex:
         return index
 
     def assign(
-        self, lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64],
+        self,
+        lon: npt.NDArray[np.float64],
+        lat: npt.NDArray[np.float64],
         levels: tuple[str, ...] = LINKED_LEVELS,
     ) -> dict[str, npt.NDArray[np.int64]]:
         """Area id per point for each level, or -1 where the point is in no imported area."""
@@ -88,7 +94,9 @@ class AreaIndex:
         return out
 
     def fill_from_lsoa_codes(
-        self, assigned: dict[str, npt.NDArray[np.int64]], codes: list[str],
+        self,
+        assigned: dict[str, npt.NDArray[np.int64]],
+        codes: list[str],
         located: npt.NDArray[np.bool_],
     ) -> None:
         """For rows with no point, use the LSOA code given (and its best-fit ward/district).

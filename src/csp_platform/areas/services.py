@@ -41,9 +41,11 @@ class AreaImportResult:
 
     def summary(self) -> str:
         verb = "would import" if self.dry_run else "imported"
-        return (f"{verb} {self.created + self.updated} {self.level} areas (generation "
-                f"{self.generation}): {self.created} new, {self.updated} updated, "
-                f"{self.with_parent} with a parent district, from {len(self.files)} file(s)")
+        return (
+            f"{verb} {self.created + self.updated} {self.level} areas (generation "
+            f"{self.generation}): {self.created} new, {self.updated} updated, "
+            f"{self.with_parent} with a parent district, from {len(self.files)} file(s)"
+        )
 
 
 def _detect_fields(props: dict[str, object], level: str, file: str) -> tuple[str, str, str]:
@@ -79,8 +81,11 @@ def _read_features(path: Path) -> list[dict[str, object]]:
 
 
 def _area_rows(
-    paths: Sequence[Path], level: str, generation: str | None,
-    code_field: str | None, name_field: str | None,
+    paths: Sequence[Path],
+    level: str,
+    generation: str | None,
+    code_field: str | None,
+    name_field: str | None,
 ) -> tuple[list[dict[str, object]], str]:
     rows: list[dict[str, object]] = []
     seen: dict[str, str] = {}
@@ -112,8 +117,15 @@ def _area_rows(
                 raise ImportRejected(f"{where}: code {code} appears twice ({seen[str(code)]})")
             seen[str(code)] = where
             parent_hint = _parent_hint(props, path)
-            rows.append({"code": str(code), "name": str(name).strip(), "geom": geom,
-                         "parent_hint": parent_hint, "file": str(path)})
+            rows.append(
+                {
+                    "code": str(code),
+                    "name": str(name).strip(),
+                    "geom": geom,
+                    "parent_hint": parent_hint,
+                    "file": str(path),
+                }
+            )
     if not detected_generation:
         raise ImportRejected("give --generation: it cannot be read from the property names")
     return rows, detected_generation
@@ -146,8 +158,13 @@ def _parents(rows: list[dict[str, object]], level: str) -> list[Area | None]:
 
 @transaction.atomic
 def areas_import(
-    paths: Sequence[Path], *, level: str, generation: str | None = None,
-    code_field: str | None = None, name_field: str | None = None, dry_run: bool = False,
+    paths: Sequence[Path],
+    *,
+    level: str,
+    generation: str | None = None,
+    code_field: str | None = None,
+    name_field: str | None = None,
+    dry_run: bool = False,
     after_import: Callable[[], object] | None = None,
 ) -> AreaImportResult:
     """Import (or update) areas from GeoJSON files; all files or none.
@@ -169,9 +186,16 @@ def areas_import(
     for row, parent in zip(rows, parents):
         geom: BaseGeometry = row["geom"]  # type: ignore[assignment]
         minx, miny, maxx, maxy = geom.bounds
-        values = dict(name=row["name"], parent=parent, geometry_wkb=shapely.to_wkb(geom),
-                      min_lon=minx, min_lat=miny, max_lon=maxx, max_lat=maxy,
-                      source_file=row["file"])
+        values = dict(
+            name=row["name"],
+            parent=parent,
+            geometry_wkb=shapely.to_wkb(geom),
+            min_lon=minx,
+            min_lat=miny,
+            max_lon=maxx,
+            max_lat=maxy,
+            source_file=row["file"],
+        )
         area = existing.get(str(row["code"]))
         if area is None:
             Area.objects.create(level=level, code=row["code"], generation=gen, **values)
@@ -185,8 +209,15 @@ def areas_import(
         _link_children_to(gen)
     if after_import is not None:
         after_import()
-    result = AreaImportResult(level, gen, created, updated,
-                              sum(p is not None for p in parents), tuple(map(str, paths)), dry_run)
+    result = AreaImportResult(
+        level,
+        gen,
+        created,
+        updated,
+        sum(p is not None for p in parents),
+        tuple(map(str, paths)),
+        dry_run,
+    )
     if dry_run:
         transaction.set_rollback(True)
     return result
@@ -197,8 +228,7 @@ def _link_children_to(generation: str) -> None:
     orphans = list(Area.objects.filter(parent__isnull=True).exclude(level=Area.Level.DISTRICT))
     if not orphans:
         return
-    rows = [{"geom": shapely.from_wkb(bytes(a.geometry_wkb)), "parent_hint": None}
-            for a in orphans]
+    rows = [{"geom": shapely.from_wkb(bytes(a.geometry_wkb)), "parent_hint": None} for a in orphans]
     for area, parent in zip(orphans, _parents(rows, "ward")):
         if parent is not None:
             area.parent = parent
@@ -212,8 +242,10 @@ class PopulationResult:
     areas_updated: int
 
     def summary(self) -> str:
-        return (f"population: {self.rows_read} census rows read, {self.lsoas_matched} imported "
-                f"LSOAs matched, {self.areas_updated} larger areas summed from them")
+        return (
+            f"population: {self.rows_read} census rows read, {self.lsoas_matched} imported "
+            f"LSOAs matched, {self.areas_updated} larger areas summed from them"
+        )
 
 
 def _read_census(path: Path) -> tuple[dict[str, int], int]:
@@ -226,13 +258,22 @@ def _read_census(path: Path) -> tuple[dict[str, int], int]:
         reader = csv.reader(handle)
         header = next(reader, [])
         try:
-            code_i = next(i for i, h in enumerate(header) if h.strip().lower() in
-                          ("lsoa code", "lsoa11cd", "lsoa21cd", "geography code"))
-            pop_i = next(i for i, h in enumerate(header) if h.strip().lower() in
-                         ("persons", "all usual residents", "observation", "population"))
+            code_i = next(
+                i
+                for i, h in enumerate(header)
+                if h.strip().lower() in ("lsoa code", "lsoa11cd", "lsoa21cd", "geography code")
+            )
+            pop_i = next(
+                i
+                for i, h in enumerate(header)
+                if h.strip().lower()
+                in ("persons", "all usual residents", "observation", "population")
+            )
         except StopIteration:
-            raise ImportRejected(f"{path}: header must name an LSOA code column and a Persons "
-                                 f"column (found {header})") from None
+            raise ImportRejected(
+                f"{path}: header must name an LSOA code column and a Persons "
+                f"column (found {header})"
+            ) from None
         values: dict[str, int] = {}
         rows = 0
         for row_number, record in enumerate(reader, start=1):
@@ -241,8 +282,10 @@ def _read_census(path: Path) -> tuple[dict[str, int], int]:
                 raise ImportRejected(f"{path}: row {row_number}: expected {len(header)} fields")
             raw = record[pop_i].replace(",", "").strip()
             if not raw.isdigit():
-                raise ImportRejected(f"{path}: row {row_number}, column '{header[pop_i]}': "
-                                     f"{record[pop_i]!r} is not a whole number")
+                raise ImportRejected(
+                    f"{path}: row {row_number}, column '{header[pop_i]}': "
+                    f"{record[pop_i]!r} is not a whole number"
+                )
             values[record[code_i].strip()] = int(raw)
     return values, rows
 

@@ -173,8 +173,12 @@ class Incident(models.Model):
     location_text = models.TextField(blank=True)
     lsoa_given = models.TextField(blank=True)
     outcome = models.TextField(blank=True)
-    lsoa = models.ForeignKey(Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    ward = models.ForeignKey(Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    lsoa = models.ForeignKey(
+        Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ward = models.ForeignKey(
+        Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     district = models.ForeignKey(
         Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -207,7 +211,9 @@ class AggregateRecord(models.Model):
     month = models.DateField(help_text="First month of the period counted.")
     period_months = models.PositiveSmallIntegerField(default=1)
     area_code_given = models.TextField()
-    area = models.ForeignKey(Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    area = models.ForeignKey(
+        Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     source_category = models.TextField()
     category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.PROTECT)
     count = models.FloatField(help_text="Some official returns hold estimates with decimals.")
@@ -231,7 +237,9 @@ class AreaMonthCount(models.Model):
         INCIDENT = "incident", "Incidents"
         AGGREGATE = "aggregate", "Aggregate return"
 
-    area = models.ForeignKey(Area, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    area = models.ForeignKey(
+        Area, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     month = models.DateField()
     period_months = models.PositiveSmallIntegerField(default=1)
     source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")

@@ -67,7 +67,11 @@ def crosswalk_as_dict(crosswalk: Crosswalk | None) -> tuple[dict[str, int | None
 
 
 def crosswalk_save(
-    scheme: str, categories: dict[str, str], exclude: list[str] | frozenset[str], *, note: str = "",
+    scheme: str,
+    categories: dict[str, str],
+    exclude: list[str] | frozenset[str],
+    *,
+    note: str = "",
     where: str = "crosswalk",
 ) -> Crosswalk:
     """Store a crosswalk for ``scheme``, as a new version only if it differs from the latest.
@@ -90,9 +94,13 @@ def crosswalk_save(
     version = 1 if latest is None else latest.version + 1
     crosswalk = Crosswalk.objects.create(scheme=scheme, version=version, note=note[:300])
     CrosswalkEntry.objects.bulk_create(
-        [CrosswalkEntry(crosswalk=crosswalk, source_value=v, category_id=c)
-         for v, c in wanted.items()]
-        + [CrosswalkEntry(crosswalk=crosswalk, source_value=v, excluded=True)
-           for v in sorted(wanted_excluded - set(wanted))]
+        [
+            CrosswalkEntry(crosswalk=crosswalk, source_value=v, category_id=c)
+            for v, c in wanted.items()
+        ]
+        + [
+            CrosswalkEntry(crosswalk=crosswalk, source_value=v, excluded=True)
+            for v in sorted(wanted_excluded - set(wanted))
+        ]
     )
     return crosswalk

@@ -28,7 +28,10 @@ AGGREGATE_COLUMNS = (
     "source_category", "category_id", "count",
 )  # fmt: skip
 _PG_TYPES = {
-    pl.Int64: "bigint", pl.Float64: "double precision", pl.String: "text", pl.Date: "date",
+    pl.Int64: "bigint",
+    pl.Float64: "double precision",
+    pl.String: "text",
+    pl.Date: "date",
     pl.Time: "time",
 }
 
@@ -55,7 +58,9 @@ def _insert(table: str, columns: Sequence[str], frame: pl.DataFrame) -> int:
         return int(cursor.rowcount)
 
 
-def _insert_postgres(cursor: object, table: str, columns: Sequence[str], frame: pl.DataFrame) -> int:
+def _insert_postgres(
+    cursor: object, table: str, columns: Sequence[str], frame: pl.DataFrame
+) -> int:
     stage = f"stage_{table}"
     types = ", ".join(f"{c} {_PG_TYPES.get(frame.schema[c], 'text')}" for c in columns)  # type: ignore[call-overload]
     cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ({types}) ON COMMIT DROP")  # type: ignore[attr-defined]
@@ -63,7 +68,9 @@ def _insert_postgres(cursor: object, table: str, columns: Sequence[str], frame: 
     buffer = io.BytesIO()
     frame.write_csv(buffer, include_header=False, null_value="\\N", quote_style="necessary")
     raw = cursor.cursor  # type: ignore[attr-defined]  # the psycopg cursor under Django's wrapper
-    with raw.copy(f"COPY {stage} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as copy:
+    with raw.copy(
+        f"COPY {stage} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+    ) as copy:
         copy.write(buffer.getvalue())
     cursor.execute(  # type: ignore[attr-defined]
         f'INSERT INTO "{table}" ({", ".join(columns)}) SELECT {", ".join(columns)} FROM {stage} '  # noqa: S608
@@ -116,9 +123,18 @@ def aggregate_counts_rebuild(source_id: int, rows: pl.DataFrame) -> None:
             [source_id],
         )
     AreaMonthCount.objects.bulk_create(
-        [AreaMonthCount(area_id=r["area_id"], month=r["month"], period_months=r["period_months"],
-                        source_id=source_id, category_id=r["category_id"], kind="aggregate",
-                        n=r["n"]) for r in rows.iter_rows(named=True)],
+        [
+            AreaMonthCount(
+                area_id=r["area_id"],
+                month=r["month"],
+                period_months=r["period_months"],
+                source_id=source_id,
+                category_id=r["category_id"],
+                kind="aggregate",
+                n=r["n"],
+            )
+            for r in rows.iter_rows(named=True)
+        ],
         batch_size=5000,
     )
 
@@ -128,12 +144,16 @@ def incident_areas_update(frame: pl.DataFrame) -> None:
     table = Incident._meta.db_table
     with connection.cursor() as cursor:
         if _is_postgres():
-            cursor.execute("CREATE TEMP TABLE IF NOT EXISTS stage_area_update (id bigint, "
-                           "lsoa_id bigint, ward_id bigint, district_id bigint) ON COMMIT DROP")
+            cursor.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS stage_area_update (id bigint, "
+                "lsoa_id bigint, ward_id bigint, district_id bigint) ON COMMIT DROP"
+            )
             cursor.execute("TRUNCATE stage_area_update")
             buffer = io.BytesIO()
             frame.write_csv(buffer, include_header=False, null_value="\\N")
-            with cursor.cursor.copy("COPY stage_area_update FROM STDIN WITH (FORMAT csv, NULL '\\N')") as copy:
+            with cursor.cursor.copy(
+                "COPY stage_area_update FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+            ) as copy:
                 copy.write(buffer.getvalue())
             cursor.execute(
                 f"UPDATE {table} AS i SET lsoa_id = s.lsoa_id, ward_id = s.ward_id, "  # noqa: S608

@@ -22,7 +22,13 @@ from csp_platform.areas.models import Area
 from csp_platform.areas.selectors import area_geometry, area_get_by_code
 from csp_platform.core.errors import BadQuery
 from csp_platform.incidents.models import (
-    AggregateRecord, AreaMonthCount, Category, ImportBatch, Incident, Source, Theme,
+    AggregateRecord,
+    AreaMonthCount,
+    Category,
+    ImportBatch,
+    Incident,
+    Source,
+    Theme,
 )
 
 FIELDS = ("month", "category", "theme", "source", "ward", "lsoa", "district")
@@ -42,8 +48,10 @@ class CountQuery:
     def __post_init__(self) -> None:
         unknown = [f for f in self.by if f not in FIELDS]
         if unknown or not self.by:
-            raise BadQuery(f"--by takes a comma list of {', '.join(FIELDS)}; "
-                           f"got {', '.join(unknown) or 'nothing'}")
+            raise BadQuery(
+                f"--by takes a comma list of {', '.join(FIELDS)}; "
+                f"got {', '.join(unknown) or 'nothing'}"
+            )
         if len(set(self.by)) != len(self.by):
             raise BadQuery("--by names a field twice")
         if self.month_from and self.month_to and self.month_from > self.month_to:
@@ -65,8 +73,7 @@ def _labels() -> dict[str, dict[int | None, tuple[str, str]]]:
     themes = {t.id: (t.code, t.name) for t in Theme.objects.all()}
     sources = {s.id: (s.code, s.name) for s in Source.objects.all()}
     none = {None: ("unknown", "Unknown category")}
-    return {"category": {**cats, **none}, "theme": {**themes, **none},
-            "source": sources}
+    return {"category": {**cats, **none}, "theme": {**themes, **none}, "source": sources}
 
 
 def _area_labels(ids: set[int]) -> dict[int | None, tuple[str, str]]:
@@ -103,9 +110,15 @@ def counts(q: CountQuery) -> CountTable:
     area = area_get_by_code(q.area) if q.area else None
     area_fields = [f for f in q.by if f in AREA_FIELDS]
     rollup_ok = len(area_fields) <= 1 and (
-        area is None and True or (area is not None and not area_fields and _linked(area))
-        or (area is not None and area.level == "district" and area_fields
-            and area_fields[0] in ("ward", "lsoa"))
+        area is None
+        and True
+        or (area is not None and not area_fields and _linked(area))
+        or (
+            area is not None
+            and area.level == "district"
+            and area_fields
+            and area_fields[0] in ("ward", "lsoa")
+        )
     )
     if rollup_ok:
         return _counts_from_monthly(q, area, area_fields[0] if area_fields else None)
@@ -145,9 +158,13 @@ def _counts_from_monthly(q: CountQuery, area: Area | None, area_field: str | Non
             longer = longer.filter(month__gte=q.month_from)
         if q.month_to:
             longer = longer.filter(month__lte=_add_months(q.month_to, -11))
-    group = {"month": "month", "category": "category_id", "theme": "category__theme_id",
-             "source": "source_id"}
-    keys = [group[f] if f in group else "area_id" for f in q.by]
+    group = {
+        "month": "month",
+        "category": "category_id",
+        "theme": "category__theme_id",
+        "source": "source_id",
+    }
+    keys = [group.get(f, "area_id") for f in q.by]
     records: dict[tuple[Any, ...], dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for part in (monthly, longer):
         for row in part.values(*keys, "kind").annotate(total=Sum("n")):
@@ -171,16 +188,33 @@ def _counts_from_incidents(q: CountQuery, area: Area | None) -> CountTable:
     if area is not None:
         minx, miny, maxx, maxy = area.min_lon, area.min_lat, area.max_lon, area.max_lat
         qs = qs.filter(lon__gte=minx, lon__lte=maxx, lat__gte=miny, lat__lte=maxy)
-    cols = ["month", "category_id", "category__theme_id", "source_id", "ward_id", "lsoa_id",
-            "district_id", "lon", "lat"]
+    cols = [
+        "month",
+        "category_id",
+        "category__theme_id",
+        "source_id",
+        "ward_id",
+        "lsoa_id",
+        "district_id",
+        "lon",
+        "lat",
+    ]
     frame = pl.DataFrame(list(qs.values_list(*cols)), schema=cols, orient="row")
     if area is not None and frame.height:
-        inside = assign_points(frame["lon"].to_numpy(), frame["lat"].to_numpy(),
-                               [area_geometry(area)]) == 0
+        inside = (
+            assign_points(frame["lon"].to_numpy(), frame["lat"].to_numpy(), [area_geometry(area)])
+            == 0
+        )
         frame = frame.filter(pl.Series(inside))
-    group = {"month": "month", "category": "category_id", "theme": "category__theme_id",
-             "source": "source_id", "ward": "ward_id", "lsoa": "lsoa_id",
-             "district": "district_id"}
+    group = {
+        "month": "month",
+        "category": "category_id",
+        "theme": "category__theme_id",
+        "source": "source_id",
+        "ward": "ward_id",
+        "lsoa": "lsoa_id",
+        "district": "district_id",
+    }
     keys = [group[f] for f in q.by]
     records: dict[tuple[Any, ...], dict[str, float]] = defaultdict(lambda: defaultdict(float))
     if frame.height:
@@ -190,8 +224,13 @@ def _counts_from_incidents(q: CountQuery, area: Area | None) -> CountTable:
     return _table(q, keys, records, notes, "incidents")
 
 
-def _table(q: CountQuery, keys: list[str], records: dict[tuple[Any, ...], dict[str, float]],
-           notes: list[str], path: str) -> CountTable:
+def _table(
+    q: CountQuery,
+    keys: list[str],
+    records: dict[tuple[Any, ...], dict[str, float]],
+    notes: list[str],
+    path: str,
+) -> CountTable:
     labels = _labels()
     area_ids = {k for key in records for k, f in zip(key, q.by) if f in AREA_FIELDS and k}
     areas = _area_labels(area_ids)
@@ -270,38 +309,60 @@ def quality_report(source_codes: tuple[str, ...] = ()) -> list[SourceQuality]:
 
 def _source_quality(source: Source) -> SourceQuality:
     excluded = ImportBatch.objects.filter(source=source).aggregate(
-        n=Sum("rows_excluded"), b=Count("id"))
+        n=Sum("rows_excluded"), b=Count("id")
+    )
     if source.kind == Source.Kind.AGGREGATE:
         qs = AggregateRecord.objects.filter(source=source)
-        stats = qs.aggregate(rows=Count("id"), first=Min("month"), last=Max("month"),
-                             outside=Count("id", filter=Q(area__isnull=True)))
+        stats = qs.aggregate(
+            rows=Count("id"),
+            first=Min("month"),
+            last=Max("month"),
+            outside=Count("id", filter=Q(area__isnull=True)),
+        )
         without = 0
         outside = stats["outside"]
     else:
         qs = Incident.objects.filter(source=source)  # type: ignore[assignment]
         stats = qs.aggregate(
-            rows=Count("id"), first=Min("month"), last=Max("month"),
+            rows=Count("id"),
+            first=Min("month"),
+            last=Max("month"),
             without=Count("id", filter=Q(lon__isnull=True)),
-            outside=Count("id", filter=Q(lon__isnull=False, lsoa__isnull=True,
-                                         ward__isnull=True, district__isnull=True)),
+            outside=Count(
+                "id",
+                filter=Q(
+                    lon__isnull=False, lsoa__isnull=True, ward__isnull=True, district__isnull=True
+                ),
+            ),
         )
         without, outside = stats["without"], stats["outside"]
-    unknown = dict(qs.filter(category__isnull=True).values_list("source_category")
-                   .annotate(n=Count("id")).order_by("-n"))
+    unknown = dict(
+        qs.filter(category__isnull=True)
+        .values_list("source_category")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+    )
     months = set(qs.values_list("month", flat=True).distinct())
     span = _month_span(stats["first"], stats["last"]) if stats["first"] else []
     if source.kind == Source.Kind.AGGREGATE:
         periods = dict(qs.values_list("month", "period_months").distinct())
         span = [m for m in span if not _covered_by_longer(m, periods)]
     return SourceQuality(
-        code=source.code, name=source.name, organisation=source.organisation.name,
-        kind=source.kind, rows=stats["rows"], without_location=without, outside_areas=outside,
-        unknown_categories=unknown, excluded_by_mapping=excluded["n"] or 0,
+        code=source.code,
+        name=source.name,
+        organisation=source.organisation.name,
+        kind=source.kind,
+        rows=stats["rows"],
+        without_location=without,
+        outside_areas=outside,
+        unknown_categories=unknown,
+        excluded_by_mapping=excluded["n"] or 0,
         first_month=stats["first"].strftime("%Y-%m") if stats["first"] else None,
         last_month=stats["last"].strftime("%Y-%m") if stats["last"] else None,
         months_covered=len(months),
         months_missing=[m.strftime("%Y-%m") for m in span if m not in months],
-        batches=excluded["b"], identity_rule=source.identity_rule,
+        batches=excluded["b"],
+        identity_rule=source.identity_rule,
     )
 
 

@@ -25,10 +25,17 @@ from csp_platform.core.errors import ImportRejected
 from csp_platform.core.models import Organisation
 from csp_platform.incidents import repository
 from csp_platform.incidents.models import (
-    AggregateRecord, Crosswalk, ImportBatch, Incident, Source,
+    AggregateRecord,
+    Crosswalk,
+    ImportBatch,
+    Incident,
+    Source,
 )
 from csp_platform.incidents.reference import (
-    crosswalk_as_dict, crosswalk_latest, crosswalk_save, reference_data_ensure,
+    crosswalk_as_dict,
+    crosswalk_latest,
+    crosswalk_save,
+    reference_data_ensure,
 )
 
 POLICE_UK_IDENTITY = (
@@ -66,8 +73,9 @@ class ImportResult:
 
     def summary(self) -> str:
         verb = "would add" if self.dry_run else "added"
-        span = (f", months {min(self.months):%Y-%m} to {max(self.months):%Y-%m}"
-                if self.months else "")
+        span = (
+            f", months {min(self.months):%Y-%m} to {max(self.months):%Y-%m}" if self.months else ""
+        )
         return (
             f"{len(self.files)} file(s), {self.rows_read} rows read: {verb} {self.rows_new} new, "
             f"{self.rows_duplicate} already stored, {self.rows_excluded} excluded by the "
@@ -84,16 +92,28 @@ def _identity_rule(kind: str, fmt: str) -> str:
 
 
 def _source_for(
-    *, code: str, name: str, organisation: str, organisation_kind: str, kind: str,
-    scheme: str, fmt: str,
+    *,
+    code: str,
+    name: str,
+    organisation: str,
+    organisation_kind: str,
+    kind: str,
+    scheme: str,
+    fmt: str,
 ) -> Source:
     org, _ = Organisation.objects.get_or_create(
         slug=slugify(organisation)[:80], defaults={"name": organisation, "kind": organisation_kind}
     )
     source, created = Source.objects.get_or_create(
         code=code,
-        defaults=dict(name=name, organisation=org, kind=kind, scheme=scheme, format=fmt,
-                      identity_rule=_identity_rule(kind, fmt)),
+        defaults=dict(
+            name=name,
+            organisation=org,
+            kind=kind,
+            scheme=scheme,
+            format=fmt,
+            identity_rule=_identity_rule(kind, fmt),
+        ),
     )
     if not created and (source.kind != kind or source.scheme != scheme):
         raise ImportRejected(
@@ -123,7 +143,9 @@ class _Importer:
     def batch(self, source: Source, mapping: dict[str, object] | None) -> ImportBatch:
         if source.id not in self.batches:
             self.batches[source.id] = ImportBatch.objects.create(
-                source=source, crosswalk=self.crosswalk(source.scheme)[0], mapping=mapping,
+                source=source,
+                crosswalk=self.crosswalk(source.scheme)[0],
+                mapping=mapping,
                 by_user=self.by_user,
             )
         return self.batches[source.id]
@@ -140,20 +162,28 @@ class _Importer:
             drop = drop | ~known
         self.result.rows_excluded += int(drop.sum())
         frame = frame.filter(~drop)
-        self.result.rows_unknown_category += int((~frame["source_category"].is_in(list(mapped))).sum())
+        self.result.rows_unknown_category += int(
+            (~frame["source_category"].is_in(list(mapped))).sum()
+        )
         return frame.with_columns(
             pl.col("source_category")
             .replace_strict(mapped, default=None, return_dtype=pl.Int64)
             .alias("category_id")
         )
 
-    def add_incidents(self, frame: pl.DataFrame, source: Source, mapping: dict[str, object] | None,
-                      unlisted: str = "keep") -> None:
+    def add_incidents(
+        self,
+        frame: pl.DataFrame,
+        source: Source,
+        mapping: dict[str, object] | None,
+        unlisted: str = "keep",
+    ) -> None:
         frame = self.categorise(frame, source.scheme, unlisted)
         if frame.height == 0:
             return
-        assigned = self.areas.assign(frame["lon"].fill_null(np.nan).to_numpy(),
-                                     frame["lat"].fill_null(np.nan).to_numpy())
+        assigned = self.areas.assign(
+            frame["lon"].fill_null(np.nan).to_numpy(), frame["lat"].fill_null(np.nan).to_numpy()
+        )
         located = frame["lon"].is_not_null().to_numpy()
         self.areas.fill_from_lsoa_codes(assigned, frame["lsoa_given"].to_list(), located)
         nowhere = (assigned["lsoa"] < 0) & (assigned["ward"] < 0) & (assigned["district"] < 0)
@@ -168,20 +198,28 @@ class _Importer:
         added = repository.incidents_insert(frame)
         self._count(source, batch, frame, added)
 
-    def add_aggregates(self, frame: pl.DataFrame, source: Source, mapping: dict[str, object],
-                       level: str, unlisted: str) -> None:
+    def add_aggregates(
+        self,
+        frame: pl.DataFrame,
+        source: Source,
+        mapping: dict[str, object],
+        level: str,
+        unlisted: str,
+    ) -> None:
         frame = self.categorise(frame, source.scheme, unlisted)
         if frame.height == 0:
             return
-        areas = dict(Area.objects.filter(level=level).order_by("generation")
-                     .values_list("code", "id"))
+        areas = dict(
+            Area.objects.filter(level=level).order_by("generation").values_list("code", "id")
+        )
         batch = self.batch(source, mapping)
         frame = frame.filter(pl.col("count").is_not_null() | self._note_unavailable(frame))
         frame = frame.with_columns(
             pl.lit(source.id, dtype=pl.Int64).alias("source_id"),
             pl.lit(batch.id, dtype=pl.Int64).alias("batch_id"),
             pl.col("area_code").alias("area_code_given"),
-            pl.col("area_code").replace_strict(areas, default=None, return_dtype=pl.Int64)
+            pl.col("area_code")
+            .replace_strict(areas, default=None, return_dtype=pl.Int64)
             .alias("area_id"),
         )
         self.result.rows_outside_areas += int(frame["area_id"].is_null().sum())
@@ -211,13 +249,16 @@ class _Importer:
         for batch in self.batches.values():
             batch.files = [vars(f) for f in files]
             batch.rows_duplicate = batch.rows_read - batch.rows_new
-            batch.months = sorted(m.strftime("%Y-%m") for m in self.touched.get(batch.source_id, ()))
+            batch.months = sorted(
+                m.strftime("%Y-%m") for m in self.touched.get(batch.source_id, ())
+            )
             batch.save()
         self.result.sources = sorted(b.source.code for b in self.batches.values())
 
 
-def _run(result: ImportResult, work: Callable[[_Importer], list[readers.FileInfo]],
-         by_user: str) -> ImportResult:
+def _run(
+    result: ImportResult, work: Callable[[_Importer], list[readers.FileInfo]], by_user: str
+) -> ImportResult:
     reference_data_ensure()
     try:
         with transaction.atomic():
@@ -231,14 +272,19 @@ def _run(result: ImportResult, work: Callable[[_Importer], list[readers.FileInfo
     return result
 
 
-def _frames_with_rows(path: Path, frames: Iterator[pl.DataFrame], counter: list[int]) -> Iterator[pl.DataFrame]:
+def _frames_with_rows(
+    path: Path, frames: Iterator[pl.DataFrame], counter: list[int]
+) -> Iterator[pl.DataFrame]:
     for frame in frames:
         counter[0] += frame.height
         yield frame
 
 
 def police_uk_import(
-    paths: Sequence[Path], *, dry_run: bool = False, progress: Progress | None = None,
+    paths: Sequence[Path],
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
     by_user: str = "",
 ) -> ImportResult:
     """Import data.police.uk street-level files; one source per force ("Falls within")."""
@@ -248,16 +294,21 @@ def police_uk_import(
     def work(importer: _Importer) -> list[readers.FileInfo]:
         infos = []
         sources: dict[str, Source] = {}
-        for path in (progress(files) if progress else files):
+        for path in progress(files) if progress else files:
             rows = [0]
             for frame in _frames_with_rows(path, readers.read_police_uk(path), rows):
                 importer.result.rows_read += frame.height
                 for (force,), part in frame.group_by("organisation", maintain_order=True):
                     if force not in sources:
                         sources[force] = _source_for(
-                            code=f"police-uk-{slugify(force)}", name=f"{force} street-level crime",
-                            organisation=str(force), organisation_kind="police",
-                            kind=Source.Kind.INCIDENTS, scheme="police-uk", fmt="police-uk")
+                            code=f"police-uk-{slugify(force)}",
+                            name=f"{force} street-level crime",
+                            organisation=str(force),
+                            organisation_kind="police",
+                            kind=Source.Kind.INCIDENTS,
+                            scheme="police-uk",
+                            fmt="police-uk",
+                        )
                     importer.add_incidents(part, sources[force], None)
             infos.append(readers.file_info(path, rows[0]))
         return infos
@@ -277,29 +328,44 @@ def mapping_load(path: Path) -> readers.Mapping:
 
 
 def mapped_import(
-    paths: Sequence[Path], *, mapping: readers.Mapping, dry_run: bool = False,
-    progress: Progress | None = None, by_user: str = "",
+    paths: Sequence[Path],
+    *,
+    mapping: readers.Mapping,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    by_user: str = "",
 ) -> ImportResult:
     """Import partner CSV/XLSX files described by a mapping (incidents or aggregate counts)."""
     files = readers.mapped_files(paths)
     _check_files(files)
 
     def work(importer: _Importer) -> list[readers.FileInfo]:
-        crosswalk_save(mapping.scheme, mapping.categories, mapping.exclude,
-                       note=f"from {Path(mapping.file).name}", where=mapping.file)
+        crosswalk_save(
+            mapping.scheme,
+            mapping.categories,
+            mapping.exclude,
+            note=f"from {Path(mapping.file).name}",
+            where=mapping.file,
+        )
         importer.crosswalks.pop(mapping.scheme, None)
         source = _source_for(
-            code=mapping.source_code, name=mapping.source_name, organisation=mapping.organisation,
-            organisation_kind=mapping.organisation_kind, kind=mapping.kind,
-            scheme=mapping.scheme, fmt="mapped")
+            code=mapping.source_code,
+            name=mapping.source_name,
+            organisation=mapping.organisation,
+            organisation_kind=mapping.organisation_kind,
+            kind=mapping.kind,
+            scheme=mapping.scheme,
+            fmt="mapped",
+        )
         infos = []
-        for path in (progress(files) if progress else files):
+        for path in progress(files) if progress else files:
             rows = [0]
             for frame in _frames_with_rows(path, readers.read_mapped(path, mapping), rows):
                 importer.result.rows_read += frame.height
                 if mapping.kind == "aggregate":
-                    importer.add_aggregates(frame, source, mapping.raw,
-                                            str(mapping.area_level), mapping.unlisted)
+                    importer.add_aggregates(
+                        frame, source, mapping.raw, str(mapping.area_level), mapping.unlisted
+                    )
                 else:
                     importer.add_incidents(frame, source, mapping.raw, mapping.unlisted)
             infos.append(readers.file_info(path, rows[0]))
@@ -323,25 +389,40 @@ def aggregate_counts_rebuild(source: Source) -> None:
     point (best fit); district returns count for the district only.
     """
     rows = pl.DataFrame(
-        list(AggregateRecord.objects.filter(source=source)
-             .values_list("area_id", "month", "period_months", "category_id", "count")),
-        schema={"area_id": pl.Int64, "month": pl.Date, "period_months": pl.Int64,
-                "category_id": pl.Int64, "count": pl.Float64},
+        list(
+            AggregateRecord.objects.filter(source=source).values_list(
+                "area_id", "month", "period_months", "category_id", "count"
+            )
+        ),
+        schema={
+            "area_id": pl.Int64,
+            "month": pl.Date,
+            "period_months": pl.Int64,
+            "category_id": pl.Int64,
+            "count": pl.Float64,
+        },
         orient="row",
     )
     index = AreaIndex.load()
     fit = pl.DataFrame(
         [(k, w, d) for k, (w, d) in index.lsoa_fit.items()],
-        schema={"area_id": pl.Int64, "ward_id": pl.Int64, "district_id": pl.Int64}, orient="row",
+        schema={"area_id": pl.Int64, "ward_id": pl.Int64, "district_id": pl.Int64},
+        orient="row",
     )
     rows = rows.join(fit, on="area_id", how="left")
     keys = ["month", "period_months", "category_id"]
-    parts = [rows.group_by(keys).agg(pl.lit(None, dtype=pl.Int64).alias("area_id"),
-                                     pl.col("count").sum().alias("n"))]
+    parts = [
+        rows.group_by(keys).agg(
+            pl.lit(None, dtype=pl.Int64).alias("area_id"), pl.col("count").sum().alias("n")
+        )
+    ]
     for column in ("area_id", "ward_id", "district_id"):
         located = rows.filter(pl.col(column).is_not_null())
-        parts.append(located.group_by([*keys, column]).agg(pl.col("count").sum().alias("n"))
-                     .rename({column: "area_id"}))
+        parts.append(
+            located.group_by([*keys, column])
+            .agg(pl.col("count").sum().alias("n"))
+            .rename({column: "area_id"})
+        )
     table = pl.concat([p.select("area_id", *keys, "n") for p in parts])
     repository.aggregate_counts_rebuild(source.id, table)
 
@@ -358,14 +439,20 @@ def incidents_relink_areas(progress: Progress | None = None) -> int:
         rows = list(qs.filter(id__gt=last)[:chunk])
         if not rows:
             break
-        frame = pl.DataFrame(rows, schema={"id": pl.Int64, "lon": pl.Float64, "lat": pl.Float64,
-                                           "lsoa_given": pl.String}, orient="row")
-        assigned = index.assign(frame["lon"].fill_null(np.nan).to_numpy(),
-                                frame["lat"].fill_null(np.nan).to_numpy())
-        index.fill_from_lsoa_codes(assigned, frame["lsoa_given"].to_list(),
-                                   frame["lon"].is_not_null().to_numpy())
+        frame = pl.DataFrame(
+            rows,
+            schema={"id": pl.Int64, "lon": pl.Float64, "lat": pl.Float64, "lsoa_given": pl.String},
+            orient="row",
+        )
+        assigned = index.assign(
+            frame["lon"].fill_null(np.nan).to_numpy(), frame["lat"].fill_null(np.nan).to_numpy()
+        )
+        index.fill_from_lsoa_codes(
+            assigned, frame["lsoa_given"].to_list(), frame["lon"].is_not_null().to_numpy()
+        )
         update = frame.select("id").with_columns(
-            [pl.Series(f"{lvl}_id", assigned[lvl]).replace(-1, None) for lvl in assigned])
+            [pl.Series(f"{lvl}_id", assigned[lvl]).replace(-1, None) for lvl in assigned]
+        )
         repository.incident_areas_update(update)
         total += frame.height
         last = int(frame["id"][-1])
@@ -373,8 +460,9 @@ def incidents_relink_areas(progress: Progress | None = None) -> int:
         if source.kind == Source.Kind.AGGREGATE:
             aggregate_counts_rebuild(source)
         else:
-            months = list(Incident.objects.filter(source=source).values_list("month", flat=True)
-                          .distinct())
+            months = list(
+                Incident.objects.filter(source=source).values_list("month", flat=True).distinct()
+            )
             repository.monthly_counts_rebuild(source.id, sorted(months))
     return total
 

@@ -12,8 +12,10 @@ from csp_platform.core.commands import CspCommand, existing_paths
 
 
 class Command(CspCommand):
-    help = ("Set LSOA populations from a census table of LSOA counts (an 'LSOA Code' and a "
-            "'Persons' column) and sum them up to wards, MSOAs, districts and custom areas.")
+    help = (
+        "Set LSOA populations from a census table of LSOA counts (an 'LSOA Code' and a "
+        "'Persons' column) and sum them up to wards, MSOAs, districts and custom areas."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("path", metavar="CSV")

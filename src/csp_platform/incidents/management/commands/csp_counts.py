@@ -16,9 +16,11 @@ def _list(value: str | None) -> tuple[str, ...]:
 
 
 class Command(CspCommand):
-    help = ("Incident counts grouped by a comma list of month, category, theme, source, ward, "
-            "lsoa, district. Aggregate returns (counts from partners) are shown in their own "
-            "column, aggregate_count, never added to incidents.")
+    help = (
+        "Incident counts grouped by a comma list of month, category, theme, source, ward, "
+        "lsoa, district. Aggregate returns (counts from partners) are shown in their own "
+        "column, aggregate_count, never added to incidents."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--by", required=True)
@@ -32,10 +34,12 @@ class Command(CspCommand):
 
     def run(self, **o: Any) -> None:
         query = selectors.CountQuery(
-            by=_list(o["by"]), area=o["area"],
+            by=_list(o["by"]),
+            area=o["area"],
             month_from=parse_month(o["month_from"], "--from"),
             month_to=parse_month(o["month_to"], "--to"),
-            sources=_list(o["source"]), categories=_list(o["category"]),
+            sources=_list(o["source"]),
+            categories=_list(o["category"]),
             themes=_list(o["theme"]),
         )
         table = selectors.counts(query)

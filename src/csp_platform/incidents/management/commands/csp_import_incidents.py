@@ -12,16 +12,19 @@ from csp_platform.incidents import services
 
 
 class Command(CspCommand):
-    help = ("Import incidents: data.police.uk street-level files (.csv/.csv.gz, files or "
-            "folders) or any partner CSV/XLSX described by a YAML mapping. All or nothing; "
-            "importing the same rows again adds nothing.")
+    help = (
+        "Import incidents: data.police.uk street-level files (.csv/.csv.gz, files or "
+        "folders) or any partner CSV/XLSX described by a YAML mapping. All or nothing; "
+        "importing the same rows again adds nothing."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("paths", nargs="+", metavar="PATH")
         parser.add_argument("--format", required=True, choices=["police-uk", "mapped"])
         parser.add_argument("--mapping", help="YAML mapping (with --format mapped)")
-        parser.add_argument("--dry-run", action="store_true",
-                            help="read and check everything, write nothing")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="read and check everything, write nothing"
+        )
 
     def run(self, **o: Any) -> None:
         paths = existing_paths(o["paths"])
@@ -34,7 +37,8 @@ class Command(CspCommand):
             if not o["mapping"]:
                 raise CommandError("--format mapped needs --mapping MAPPING.yaml")
             mapping = services.mapping_load(Path(o["mapping"]))
-            result = services.mapped_import(paths, mapping=mapping, dry_run=o["dry_run"],
-                                            progress=bar)
+            result = services.mapped_import(
+                paths, mapping=mapping, dry_run=o["dry_run"], progress=bar
+            )
         prefix = "dry run (nothing written): " if o["dry_run"] else ""
         self.stdout.write(prefix + result.summary())

@@ -1,0 +1,68 @@
+"""csp load-demo [--shared ../shared]: real Cleveland data, ready to look at."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import CommandError, CommandParser
+
+from csp_platform.areas import services as areas
+from csp_platform.core import services as core
+from csp_platform.core.commands import CspCommand, progress_bar
+from csp_platform.incidents import services as incidents
+
+CLEVELAND = tuple(core.CLEVELAND_PARTNERSHIPS)
+EXAMPLES = Path(__file__).resolve().parents[5] / "examples" / "mappings"
+
+
+class Command(CspCommand):
+    help = (
+        "Load the demo: Cleveland's districts, 2013 wards and 2011 LSOAs with 2011 census "
+        "population, every Cleveland Police street-level month in shared/data, and the "
+        "DEFRA fly-tipping returns; then the four Cleveland partnerships and a demo login."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--shared", default="../shared", help="the shared/ folder")
+
+    def run(self, **o: Any) -> None:
+        data = Path(o["shared"]) / "data"
+        if not (data / "police" / "cleveland").is_dir():
+            raise CommandError(f"{data} does not hold the shared data (give --shared PATH)")
+        bounds = data / "boundaries"
+        say = self.stdout.write
+        for level, folder in (
+            ("district", "districts_2011"),
+            ("ward", "wards_2013"),
+            ("lsoa", "lsoa_2011"),
+        ):
+            paths = [bounds / folder / f"{code}.geojson" for code in CLEVELAND]
+            say(areas.areas_import(paths, level=level).summary())
+        say(
+            areas.population_import(
+                data / "population" / "census2011_lsoa_population_households.csv"
+            ).summary()
+        )
+        say(
+            "police.uk: "
+            + incidents.police_uk_import(
+                [data / "police" / "cleveland"], progress=progress_bar("file")
+            ).summary()
+        )
+        mapping = incidents.mapping_load(EXAMPLES / "defra-flytipping-by-la.yaml")
+        say(
+            "DEFRA fly-tipping: "
+            + incidents.mapped_import(
+                [data / "flytipping" / "defra_flytipping_incidents_by_la_2012-13_to_2022-23.csv"],
+                mapping=mapping,
+            ).summary()
+        )
+        core.partnerships_cleveland_ensure()
+        login = core.demo_user_reset()
+        say("")
+        say("CSP Hub demo is ready: http://127.0.0.1:8000/")
+        say(
+            f"Sign in as '{login.username}' with password '{login.password}' "
+            "(a new password each time the demo loads)."
+        )

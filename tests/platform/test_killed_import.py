@@ -1,0 +1,84 @@
+"""A killed import leaves the database exactly as it was (a real process, SIGKILLed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CSP = [sys.executable, "-c", "from csp_platform.cli import main; main()"]
+
+
+@pytest.fixture
+def fresh_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Environment for subprocesses with a database of their own, on the suite's engine."""
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        env["CSP_VAR_DIR"] = str(tmp_path)
+        yield env
+        return
+    import psycopg
+
+    name = f"csp_kill_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    env["DATABASE_URL"] = url.rsplit("/", 1)[0] + "/" + name
+    yield env
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def run(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run([*CSP, *args], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def snapshot(env: dict[str, str]) -> str:
+    return run(env, "counts", "--by", "source,month,category", "--format", "json") + run(
+        env, "quality", "--format", "json"
+    )
+
+
+@pytest.mark.slow
+def test_an_import_killed_at_any_point_leaves_the_database_unchanged(fresh_env, data_dir):
+    north = data_dir / "police" / "northumbria"
+    run(fresh_env, "migrate", "-v0")
+    run(
+        fresh_env,
+        "import-areas",
+        "--level",
+        "ward",
+        *[str(p) for p in sorted((data_dir / "boundaries/wards_2013").glob("E08*.geojson"))],
+    )
+    run(fresh_env, "import-incidents", "--format", "police-uk", str(north / "2020-05"))
+    before = snapshot(fresh_env)
+    months = [str(north / m) for m in ("2020-06", "2020-07", "2020-08", "2020-09", "2020-10")]
+    started = time.perf_counter()
+    run(fresh_env, "import-incidents", "--format", "police-uk", "--dry-run", *months)
+    measured = time.perf_counter() - started
+    for fraction in (0.35, 0.8):
+        proc = subprocess.Popen(
+            [*CSP, "import-incidents", "--format", "police-uk", *months],
+            env=fresh_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        time.sleep(measured * fraction)
+        assert proc.poll() is None, "the import finished before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+        assert snapshot(fresh_env) == before
+    # and the same import, left to finish, adds exactly those months
+    run(fresh_env, "import-incidents", "--format", "police-uk", *months)
+    totals = json.loads(run(fresh_env, "counts", "--by", "month", "--format", "json"))
+    assert [r["incidents"] for r in totals] == [19_344, 17_118, 14_055, 17_819, 17_325, 18_028]
