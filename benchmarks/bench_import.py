@@ -410,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     real = sorted(str(p) for p in (args.data / "police" / "northumbria").rglob("*-street.csv*"))
     if not real:
         raise SystemExit(f"no police.uk files under {args.data / 'police' / 'northumbria'}")
@@ -456,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
                                                           else sys.argv[1:])])
     print(f"Command: `.venv/bin/python {command}`  ")
     print(f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; whole run {total / 60:.1f} min  ")
-    print(f"Machine: {machine()}  ")
+    print(f"Machine: {machine()}; load average {load_before:.2f} before the run  ")
     print(f"Software: {versions()}; " + "; ".join(db.version() for db in databases) + "  ")
     print(f"Code: {git_state()}  ")
     if generation:

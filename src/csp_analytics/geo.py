@@ -46,7 +46,13 @@ def to_bng(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
     e, n = _transformer("EPSG:4326", "EPSG:27700").transform(
         np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
     )
-    return np.asarray(e, dtype=float), np.asarray(n, dtype=float)
+    return _finite(e), _finite(n)
+
+
+def _finite(values: object) -> FloatArray:
+    """pyproj answers a missing coordinate with inf; we keep it missing (NaN)."""
+    out = np.asarray(values, dtype=float)
+    return np.where(np.isfinite(out), out, np.nan)
 
 
 def to_wgs84(easting: FloatArray, northing: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -54,7 +60,7 @@ def to_wgs84(easting: FloatArray, northing: FloatArray) -> tuple[FloatArray, Flo
     lon, lat = _transformer("EPSG:27700", "EPSG:4326").transform(
         np.asarray(easting, dtype=float), np.asarray(northing, dtype=float)
     )
-    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    return _finite(lon), _finite(lat)
 
 
 def assign_points(x: FloatArray, y: FloatArray, areas: Sequence[BaseGeometry]) -> IntArray:

@@ -224,6 +224,7 @@ class Grid:
         >>> g.mask(box(0, 0, 150, 150)).sum(), g.mask(box(0, 0, 150, 150), rule="centre").sum()
         (np.int64(4), np.int64(1))
         """
+        area = shapely.from_wkb(shapely.to_wkb(area))  # prepare a copy, not the caller's
         shapely.prepare(area)
         if rule == "centre":
             cx, cy = self.centres()
@@ -657,6 +658,9 @@ class GiStarResult:
         ``p_value`` after the multiple-testing ``correction``.
     significant, hot, cold : numpy.ndarray of bool
         ``p_adjusted <= alpha``; and split by the sign of ``z``.
+    notes : tuple of str
+        Plain warnings, e.g. when the permutation count is too small for the
+        correction to reach ``alpha`` at all.
     untestable : tuple of int
         Areas with no neighbour, or whose neighbours are all the other areas: a
         permutation cannot move anything, so ``p_sim = p_value = 1`` (esda reports
@@ -674,6 +678,7 @@ class GiStarResult:
     significant: BoolArray
     hot: BoolArray
     cold: BoolArray
+    notes: tuple[str, ...]
     untestable: tuple[int, ...]
     permutations: int
     alpha: float
@@ -691,7 +696,7 @@ def getis_ord_gi_star(
     alpha: float = 0.05,
     correction: Correction = "fdr_bh",
     alternative: Alternative = "two-sided",
-    self_weight: float = 1.0,
+    self_weight: float | ArrayLike = 1.0,
 ) -> GiStarResult:
     """Local Getis-Ord Gi* hot and cold spots with permutation inference.
 
@@ -718,8 +723,9 @@ def getis_ord_gi_star(
         2006), Bonferroni family-wise error, or none.
     alternative : {"two-sided", "greater"}
         ``"two-sided"`` tests for hot *and* cold spots; ``"greater"`` for hot spots only.
-    self_weight : float
-        ``w_ii``; 1 (the maximum binary weight) is the classic Gi*.
+    self_weight : float or array_like
+        ``w_ii`` (one value, or one per area); 1 (the maximum binary weight) is the
+        classic Gi*.
 
     Returns
     -------
@@ -770,10 +776,11 @@ def getis_ord_gi_star(
     s = math.sqrt(max(float(np.mean(y * y) - np.mean(y) ** 2), 0.0))
     if s == 0.0:
         raise ValueError("values are constant: Gi* is undefined")
+    sw = np.broadcast_to(np.asarray(self_weight, dtype=np.float64), (n,))
     nb_sum = np.asarray(w @ y, dtype=np.float64)
-    w_i = np.asarray(w.sum(axis=1), dtype=np.float64).ravel() + self_weight
-    s1_i = np.asarray(w.multiply(w).sum(axis=1), dtype=np.float64).ravel() + self_weight**2
-    local = nb_sum + self_weight * y
+    w_i = np.asarray(w.sum(axis=1), dtype=np.float64).ravel() + sw
+    s1_i = np.asarray(w.multiply(w).sum(axis=1), dtype=np.float64).ravel() + sw**2
+    local = nb_sum + sw * y
     spread = n * s1_i - w_i**2  # 0 when the neighbourhood is every area
     with np.errstate(invalid="ignore", divide="ignore"):
         z = np.where(spread > 1e-12 * n * s1_i, (local - y.mean() * w_i), np.nan) / (
@@ -797,6 +804,7 @@ def getis_ord_gi_star(
     p_sim[list(untestable)] = 1.0
     p_adj = adjust_pvalues(p_value, correction)
     sig = p_adj <= alpha
+    notes = _floor_notes(n - len(untestable), permutations, alpha, correction, alternative)
     return GiStarResult(
         g=_readonly(local / y.sum() if y.sum() != 0 else np.full(n, np.nan)),
         z=_readonly(np.asarray(z, dtype=np.float64)),
@@ -807,12 +815,42 @@ def getis_ord_gi_star(
         significant=_readonly(sig),
         hot=_readonly(sig & (z > 0)),
         cold=_readonly(sig & (z < 0)),
+        notes=notes,
         untestable=untestable,
         permutations=permutations,
         alpha=alpha,
         correction=correction,
         alternative=alternative,
         seed=seed,
+    )
+
+
+def _floor_notes(
+    m: int, permutations: int, alpha: float, correction: str, alternative: str
+) -> tuple[str, ...]:
+    """Warn when the smallest attainable permutation p-value cannot pass the correction.
+
+    With ``P`` permutations no p-value is below ``1/(P+1)`` (two-sided: ``2/(P+1)``).
+    Bonferroni needs ``p <= alpha/m``; Benjamini-Hochberg needs it for a lone hot spot
+    (rank 1), though a cluster of areas at the floor can pass together.
+    """
+    if permutations <= 0 or m == 0 or correction == "none":
+        return ()
+    floor = (2.0 if alternative == "two-sided" else 1.0) / (permutations + 1)
+    if floor <= alpha / m:
+        return ()
+    need = int(math.ceil((2.0 if alternative == "two-sided" else 1.0) * m / alpha)) - 1
+    if correction == "bonferroni":
+        return (
+            f"With {permutations} permutations the smallest p-value is {floor:.2g}, above "
+            f"alpha/m = {alpha / m:.2g}: Bonferroni cannot flag any of the {m} areas. "
+            f"Use at least {need} permutations.",
+        )
+    k = int(math.ceil(floor * m / alpha))
+    return (
+        f"With {permutations} permutations the smallest p-value is {floor:.2g}: the FDR "
+        f"correction can only flag areas if at least {k} of the {m} reach that floor. "
+        f"Use at least {need} permutations to detect a single hot spot.",
     )
 
 
@@ -897,4 +935,4 @@ def adjust_pvalues(p: ArrayLike, correction: Correction = "fdr_bh") -> FloatArra
     ranked = np.minimum.accumulate(ranked[::-1])[::-1]
     out = np.empty(m)
     out[order] = np.minimum(ranked, 1.0)
-    return out
+    return np.maximum(out, pa)  # p * m / m can round just below p

@@ -65,7 +65,7 @@ class Points:
         return Points(*(getattr(self, f)[keep] for f in self.__dataclass_fields__))
 
 
-def _read(files: list[Path]) -> Points:
+def read_files(files: list[Path]) -> Points:
     frames = [pl.read_csv(f, columns=COLUMNS, infer_schema_length=0) for f in files]
     df = pl.concat(frames).filter(pl.col("Longitude").is_not_null() & (pl.col("Longitude") != ""))
     lon = df["Longitude"].cast(pl.Float64).to_numpy()
@@ -93,7 +93,7 @@ def newcastle_outline() -> Any:
 def newcastle_points() -> Points:
     """Every Northumbria incident with coordinates inside Newcastle upon Tyne."""
     files = sorted(NORTHUMBRIA.glob("*/*-northumbria-street.csv.gz"))
-    pts = _read(files)
+    pts = read_files(files)
     inside = shapely.contains_xy(newcastle_outline(), pts.e, pts.n)
     return pts.select(inside)
 
@@ -112,4 +112,4 @@ def cleveland_wards() -> tuple[tuple[str, ...], tuple[str, ...], tuple[Any, ...]
 
 
 def cleveland_points(month: str) -> Points:
-    return _read([CLEVELAND / month / f"{month}-cleveland-street.csv"])
+    return read_files([CLEVELAND / month / f"{month}-cleveland-street.csv"])
