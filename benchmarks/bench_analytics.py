@@ -66,6 +66,7 @@ NORTHUMBRIA_LSOA_FILES = (
     "E08000024",
 )
 ROWS: list[dict[str, Any]] = []
+SUMMARIES: list[str] = []
 
 
 def measure(label: str, fn: Callable[[], Any], *, repeat: int, note: str = "") -> Any:
@@ -227,6 +228,7 @@ def bench_forecast(repeat: int) -> None:
         repeat=1,
     )
     ROWS[-1]["note"] = bt.summary().splitlines()[1]
+    SUMMARIES.append(bt.summary())
 
 
 def main() -> None:
@@ -255,6 +257,9 @@ def main() -> None:
     print(f"{'task':<{width}}  {'seconds':>8}  {'peak MB':>8}  note")
     for r in ROWS:
         print(f"{r['task']:<{width}}  {r['seconds']:8.3f}  {r['peak_mb']:8.1f}  {r['note']}")
+    for text in SUMMARIES:
+        print()
+        print(text)
 
 
 if __name__ == "__main__":

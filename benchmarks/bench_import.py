@@ -91,6 +91,7 @@ class Child:
     stdout: str
     stderr: str
     timed_out: bool
+    load: float = 0.0
 
 
 @dataclass
@@ -104,6 +105,7 @@ class Row:
     status: str = "ok"  # ok, timeout, failed, skipped
     note: str = ""
     is_import: bool = True
+    load: float = 0.0  # 1-minute load average when the run ended
 
     @property
     def rate(self) -> float | None:
@@ -141,12 +143,14 @@ def run_child(cmd: list[str], env: dict[str, str], timeout: float | None = None)
             if timer:
                 timer.cancel()
         seconds = time.perf_counter() - t0
+        load = os.getloadavg()[0]
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         return Child(seconds=seconds, rss_mb=usage.ru_maxrss / 1024, returncode=proc.returncode,
                      stdout=out.read().decode(errors="replace"),
-                     stderr=err.read().decode(errors="replace"), timed_out=killed.is_set())
+                     stderr=err.read().decode(errors="replace"), timed_out=killed.is_set(),
+                     load=load)
 
 
 def check(child: Child, what: str) -> Child:
@@ -261,7 +265,7 @@ def import_once(db: Database, dataset: str, run: str, files: list[str], rows: in
     if child.timed_out:
         log(f"  killed after {child.seconds:.0f} s (--timeout)")
         return Row(dataset, db.name, run, rows, child.seconds, child.rss_mb, status="timeout",
-                   note=f"killed at --timeout {timeout:.0f} s")
+                   note=f"killed at --timeout {timeout:.0f} s", load=child.load)
     check(child, f"{dataset} / {db.name}: import-incidents")
     found = SUMMARY.search(child.stdout)
     note = ""
@@ -272,7 +276,8 @@ def import_once(db: Database, dataset: str, run: str, files: list[str], rows: in
         expected_new = rows if run == "import" else 0
         if read != rows or new != expected_new:
             note = f"read {read:,}, added {new:,}, already stored {stored:,}"
-    row = Row(dataset, db.name, run, rows, child.seconds, child.rss_mb, note=note)
+    row = Row(dataset, db.name, run, rows, child.seconds, child.rss_mb, note=note,
+              load=child.load)
     log(f"  {row.seconds:.1f} s, {row.rate:,.0f} rows/s, peak RSS {row.rss_mb:,.0f} MB "
         f"{note}".rstrip())
     return row
@@ -283,7 +288,7 @@ def parse_once(reader: str, code: str, dataset: str, files: list[str]) -> Row:
     child = check(run_child([PY, "-c", code, *files], dict(os.environ)), f"{reader} parse")
     result = json.loads(child.stdout.strip().splitlines()[-1])
     row = Row(dataset, reader, "parse", int(result["rows"]), float(result["seconds"]),
-              child.rss_mb, is_import=False)
+              child.rss_mb, is_import=False, load=child.load)
     log(f"  {row.seconds:.2f} s, {row.rate:,.0f} rows/s, peak RSS {row.rss_mb:,.0f} MB")
     return row
 
@@ -470,6 +475,11 @@ def main(argv: list[str] | None = None) -> int:
     if mem:
         print("Memory, import vs dataset size (bounded by a constant if the ratio stays ~1):")
         print("\n".join(mem))
+    busy = [r for r in results if r.load > (os.cpu_count() or 1) + 0.5]
+    if busy:
+        notes.append(f"- the machine was busy (1-minute load average above {os.cpu_count()}) "
+                     "at the end of: " + "; ".join(f"{r.dataset} / {r.engine} / {r.run} "
+                                                   f"({r.load:.1f})" for r in busy))
     if notes:
         print("Notes:")
         print("\n".join(notes))

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.signal import fftconvolve
+from scipy.ndimage import convolve
 from scipy.stats import binomtest
 
 from csp_analytics.hotspots import Grid
@@ -333,8 +333,9 @@ def _smooth(stack: FloatArray, radius_cells: float) -> FloatArray:
     off = np.arange(-k, k + 1, dtype=np.float64)
     d2 = off[None, :] ** 2 + off[:, None] ** 2
     kern = np.clip(1.0 - d2 / radius_cells**2, 0.0, None) ** 2
-    out = fftconvolve(stack, kern[None, :, :], mode="same", axes=(1, 2))
-    return np.asarray(np.clip(out, 0.0, None), dtype=np.float64)
+    # Direct (not FFT) convolution: exact zeros stay zero, so empty cells still tie.
+    out = convolve(stack, kern[None, :, :], mode="constant", cval=0.0)
+    return np.asarray(out, dtype=np.float64)
 
 
 def _prospective_kernel(size: float, bandwidth_m: float) -> FloatArray:
@@ -369,7 +370,7 @@ def _score_prospective(
         return np.zeros(grid.shape)
     combined = np.tensordot(1.0 / (1.0 + age[use]), mc.counts[use], axes=1)
     kern = _prospective_kernel(grid.size, bw)
-    return np.asarray(np.clip(fftconvolve(combined, kern, mode="same"), 0, None))
+    return np.asarray(convolve(combined, kern, mode="constant", cval=0.0), dtype=np.float64)
 
 
 def _blend_weights(
@@ -629,6 +630,17 @@ def hit_rate(scores: ArrayLike, counts: ArrayLike, coverage: float) -> float:
     return float(_hit_rates(s[None, :], c, _n_top(coverage, s.size))[0])
 
 
+def _skip_reason(month: int, have: IntArray, truth: FloatArray) -> str:
+    """Why a month cannot be scored, or "" if it can."""
+    if month not in have:
+        return "no data for this month (gap)"
+    if not (have < month).any():
+        return "no earlier month to train on"
+    if truth.sum() == 0:
+        return "no incidents inside the study area"
+    return ""
+
+
 def backtest(
     e: ArrayLike,
     n: ArrayLike,
@@ -684,16 +696,11 @@ def backtest(
     rows: list[FloatArray] = []
     n_inc: list[int] = []
     for m in months:
-        if m not in have:
-            skipped.append((int(m), "no data for this month (gap)"))
-            continue
-        if not (have < m).any():
-            skipped.append((int(m), "no earlier month to train on"))
-            continue
         sel = (mi == m) & (cell_of >= 0)
         truth = np.bincount(cell_of[sel], minlength=grid.n_cells)[cells].astype(np.float64)
-        if truth.sum() == 0:
-            skipped.append((int(m), "no incidents inside the study area"))
+        reason = _skip_reason(int(m), have, truth)
+        if reason:
+            skipped.append((int(m), reason))
             continue
         per_method = []
         for meth in methods:

@@ -778,25 +778,14 @@ def getis_ord_gi_star(
         raise ValueError("values are constant: Gi* is undefined")
     sw = np.broadcast_to(np.asarray(self_weight, dtype=np.float64), (n,))
     nb_sum = np.asarray(w @ y, dtype=np.float64)
-    w_i = np.asarray(w.sum(axis=1), dtype=np.float64).ravel() + sw
-    s1_i = np.asarray(w.multiply(w).sum(axis=1), dtype=np.float64).ravel() + sw**2
     local = nb_sum + sw * y
-    spread = n * s1_i - w_i**2  # 0 when the neighbourhood is every area
-    with np.errstate(invalid="ignore", divide="ignore"):
-        z = np.where(spread > 1e-12 * n * s1_i, (local - y.mean() * w_i), np.nan) / (
-            s * np.sqrt(np.clip(spread, 0.0, None) / (n - 1))
-        )
+    z = _gi_star_z(y, w, sw, local, s)
     p_norm = 2 * norm.sf(np.abs(z)) if alternative == "two-sided" else norm.sf(z)
     card = np.diff(w.indptr)
     untestable = tuple(int(i) for i in np.flatnonzero((card == 0) | (card == n - 1)))
     if permutations > 0:
         larger = _conditional_larger(y, w, nb_sum, permutations, np.random.default_rng(seed))
-        folded = np.minimum(larger, permutations - larger)
-        p_sim = (folded + 1.0) / (permutations + 1.0)
-        if alternative == "two-sided":
-            p_value = np.minimum(1.0, 2.0 * p_sim)
-        else:
-            p_value = (larger + 1.0) / (permutations + 1.0)
+        p_sim, p_value = _permutation_p(larger, permutations, alternative)
     else:
         p_sim = np.full(n, np.nan)
         p_value = np.asarray(p_norm, dtype=np.float64)
@@ -823,6 +812,32 @@ def getis_ord_gi_star(
         alternative=alternative,
         seed=seed,
     )
+
+
+def _gi_star_z(
+    y: FloatArray, w: sp.csr_array, sw: FloatArray, local: FloatArray, s: float
+) -> FloatArray:
+    """Ord & Getis (1995) eq. 9, NaN where the neighbourhood is every area."""
+    n = y.size
+    w_i = np.asarray(w.sum(axis=1), dtype=np.float64).ravel() + sw
+    s1_i = np.asarray(w.multiply(w).sum(axis=1), dtype=np.float64).ravel() + sw**2
+    spread = n * s1_i - w_i**2  # 0 when the neighbourhood is every area
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.where(spread > 1e-12 * n * s1_i, (local - y.mean() * w_i), np.nan) / (
+            s * np.sqrt(np.clip(spread, 0.0, None) / (n - 1))
+        )
+    return np.asarray(z, dtype=np.float64)
+
+
+def _permutation_p(
+    larger: FloatArray, permutations: int, alternative: str
+) -> tuple[FloatArray, FloatArray]:
+    """esda's folded ``p_sim`` and the p-value tested under ``alternative``."""
+    folded = np.minimum(larger, permutations - larger)
+    p_sim = (folded + 1.0) / (permutations + 1.0)
+    if alternative == "two-sided":
+        return p_sim, np.minimum(1.0, 2.0 * p_sim)
+    return p_sim, (larger + 1.0) / (permutations + 1.0)
 
 
 def _floor_notes(

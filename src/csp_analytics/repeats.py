@@ -452,37 +452,18 @@ def knox_test(
     >>> r.expected < 3
     True
     """
-    ea = np.array(e, dtype=np.float64, copy=True).ravel()
-    na = np.array(n, dtype=np.float64, copy=True).ravel()
-    ta = np.array(t, dtype=np.float64, copy=True).ravel()
-    if not (ea.size == na.size == ta.size):
-        raise ValueError("e, n and t must have the same length")
     if space_threshold_m <= 0 or time_threshold < 0:
         raise ValueError("space_threshold_m must be > 0 and time_threshold >= 0")
-    ok = np.isfinite(ea) & np.isfinite(na) & np.isfinite(ta)
-    if np.any(ta[ok] != np.round(ta[ok])):
-        raise ValueError("t must be whole numbers in the source's time precision")
-    ea, na, ti = ea[ok], na[ok], ta[ok].astype(np.int64)
+    ea, na, ti, n_dropped = _clean_events(e, n, t)
     s, tau = float(space_threshold_m), int(time_threshold)
     sb, pi, pj = _close_pairs(ea, na, s, n_space_bands, same_location_m)
     bounds = np.searchsorted(sb, np.arange(n_space_bands + 2)).astype(np.int64)
     observed = _band_table(ti[None, :], bounds, pi, pj, tau, n_time_bands)[0]
     sims = _simulate(ti, sb, pi, pj, tau, n_space_bands, n_time_bands, permutations, seed)
-    knox_obs = int(observed[:2, 0].sum())
+    knox_obs = int(observed[:2, 0].sum())  # <= s (bands 0-1) and |dt| <= tau (band 0)
     knox_sim = sims[:, :2, 0].sum(axis=1)
-    expected = sims.mean(axis=0) if permutations else np.full(observed.shape, np.nan)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = observed / expected
-    p_table = (1.0 + (sims >= observed[None]).sum(axis=0)) / (permutations + 1.0)
-    space_l, time_l = _labels(s, n_space_bands, tau, n_time_bands, same_location_m, time_unit)
-    table = NearRepeatTable(
-        space_labels=space_l,
-        time_labels=time_l,
-        observed=_readonly(observed.astype(np.int64)),
-        expected=_readonly(np.asarray(expected, dtype=np.float64)),
-        ratio=_readonly(np.asarray(ratio, dtype=np.float64)),
-        p_value=_readonly(np.asarray(p_table, dtype=np.float64)),
-    )
+    labels = _labels(s, n_space_bands, tau, n_time_bands, same_location_m, time_unit)
+    table = _near_repeat_table(observed, sims, labels)
     k_exp = float(knox_sim.mean()) if permutations else math.nan
     caveats = []
     if time_unit.startswith("month"):
@@ -501,8 +482,43 @@ def knox_test(
         permutations=permutations,
         seed=seed,
         n_events=int(ea.size),
-        n_dropped=int((~ok).sum()),
+        n_dropped=n_dropped,
         caveats=tuple(caveats),
+    )
+
+
+def _clean_events(
+    e: ArrayLike, n: ArrayLike, t: ArrayLike
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], int]:
+    """Copies of the events with a coordinate and a time; the number dropped."""
+    ea = np.array(e, dtype=np.float64, copy=True).ravel()
+    na = np.array(n, dtype=np.float64, copy=True).ravel()
+    ta = np.array(t, dtype=np.float64, copy=True).ravel()
+    if not (ea.size == na.size == ta.size):
+        raise ValueError("e, n and t must have the same length")
+    ok = np.isfinite(ea) & np.isfinite(na) & np.isfinite(ta)
+    if np.any(ta[ok] != np.round(ta[ok])):
+        raise ValueError("t must be whole numbers in the source's time precision")
+    return ea[ok], na[ok], ta[ok].astype(np.int64), int((~ok).sum())
+
+
+def _near_repeat_table(
+    observed: NDArray[np.int64],
+    sims: NDArray[np.int64],
+    labels: tuple[tuple[str, ...], tuple[str, ...]],
+) -> NearRepeatTable:
+    permutations = sims.shape[0]
+    expected = sims.mean(axis=0) if permutations else np.full(observed.shape, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = observed / expected
+    p_table = (1.0 + (sims >= observed[None]).sum(axis=0)) / (permutations + 1.0)
+    return NearRepeatTable(
+        space_labels=labels[0],
+        time_labels=labels[1],
+        observed=_readonly(observed.astype(np.int64)),
+        expected=_readonly(np.asarray(expected, dtype=np.float64)),
+        ratio=_readonly(np.asarray(ratio, dtype=np.float64)),
+        p_value=_readonly(np.asarray(p_table, dtype=np.float64)),
     )
 
 
