@@ -17,7 +17,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from csp_analytics.forecast import METHODS, backtest, forecast, hit_rate
 from csp_analytics.hotspots import Grid
 
-from .police_points import NORTHUMBRIA, month_number, newcastle_outline, newcastle_points
+from .police_points import month_number, newcastle_outline, newcastle_points
 
 G3 = Grid(0.0, 0.0, 100.0, 3, 3)
 
@@ -207,9 +207,7 @@ def real_backtest(crime):
     return backtest(q.e, q.n, q.month, grid, months=REAL_MONTHS, mask=grid.mask(area))
 
 
-needs_data = pytest.mark.skipif(
-    not NORTHUMBRIA.is_dir(), reason="real Northumbria police.uk data not found"
-)
+needs_data = pytest.mark.usefixtures("data_dir")  # missing real data fails, never skips
 
 
 @needs_data

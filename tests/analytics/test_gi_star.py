@@ -23,7 +23,7 @@ from csp_analytics.hotspots import (
     grid_weights,
 )
 
-from .police_points import CLEVELAND, cleveland_points, cleveland_wards
+from .police_points import cleveland_points, cleveland_wards
 
 esda = pytest.importorskip("esda")
 libpysal = pytest.importorskip("libpysal")
@@ -224,7 +224,6 @@ def assert_close_p_values(ours, ref, permutations):
     assert np.corrcoef(ours, ref)[0, 1] > 0.95
 
 
-@pytest.mark.skipif(not CLEVELAND.is_dir(), reason="real Cleveland police.uk data not found")
 def test_matches_esda_on_real_cleveland_ward_counts():
     codes, names, wards = cleveland_wards()
     pts = cleveland_points("2019-01")

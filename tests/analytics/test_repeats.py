@@ -18,7 +18,7 @@ from csp_analytics.repeats import (
     repeat_victims,
 )
 
-from .police_points import NORTHUMBRIA, newcastle_points
+from .police_points import newcastle_points
 
 # --- repeat locations and victims ---------------------------------------------------
 
@@ -196,7 +196,6 @@ def test_knox_handles_five_thousand_events_in_a_few_seconds():
     assert r.n_events == 5000
 
 
-@pytest.mark.skipif(not NORTHUMBRIA.is_dir(), reason="real Northumbria police.uk data not found")
 def test_knox_on_real_newcastle_burglary():
     p = newcastle_points()
     b = p.select(p.crime_type == "Burglary")

@@ -19,15 +19,14 @@ T = TypeVar("T")
 class CspCommand(BaseCommand):
     """Base for ``csp`` commands: ``run`` does the work; DomainError -> CommandError."""
 
+    run: Any  # each command defines run(**options)
+
     def handle(self, *args: Any, **options: Any) -> None:
         _require_migrated()
         try:
             self.run(**options)
         except DomainError as exc:
             raise CommandError(str(exc)) from exc
-
-    def run(self, **options: Any) -> None:
-        raise NotImplementedError  # each command defines run()
 
 
 def _require_migrated() -> None:
