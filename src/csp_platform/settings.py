@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "csp_platform.core",
     "csp_platform.areas",
     "csp_platform.incidents",
+    "csp_platform.analysis",
 ]
 
 MIDDLEWARE = [
