@@ -120,12 +120,12 @@ def _record_boundary(buf: bytes) -> int:
 
 def iter_blocks(
     path: Path, *, block_bytes: int = DEFAULT_BLOCK_BYTES
-) -> Iterator[tuple[bytes, bytes, int]]:
-    """Yield ``(header_line, block, first_row)`` for a CSV file, block by block.
+) -> Iterator[tuple[bytes, bytes]]:
+    """Yield ``(header_line, block)`` for a CSV file, block by block.
 
     Blocks end on a record boundary (a newline outside quotes). A UTF-8 byte-order mark is
-    dropped and CRLF line ends become LF. ``first_row`` is the 1-based number of the block's
-    first data row. The caller hashes nothing: see :func:`file_info`.
+    dropped and CRLF line ends become LF. Readers number rows from the parsed frames (see
+    :func:`_numbered_frames`); the file's hash is :func:`file_info`'s job.
     """
     with _open_bytes(path) as fh:
         first = fh.read(block_bytes)
@@ -137,7 +137,6 @@ def iter_blocks(
         else:
             header, rest = first[:nl], first[nl + 1 :]
         header = header.rstrip(b"\r")
-        row = 1
         pending = rest
         while True:
             chunk = fh.read(block_bytes)
@@ -149,18 +148,24 @@ def iter_blocks(
                 block, pending = pending[:cut], pending[cut:]
             else:
                 block, pending = pending, b""
-            block = block.replace(b"\r\n", b"\n")
+            if b"\r" in block:
+                block = block.replace(b"\r\n", b"\n")
             if block.strip():
-                yield header, block, row
-                row += _count_records(block)
+                yield header, block
             if not chunk:
                 return
 
 
-def _count_records(block: bytes) -> int:
-    lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
-    blank = len(re.findall(rb"^\s*$", block, flags=re.M)) - (1 if block.endswith(b"\n") else 0)
-    return lines - max(blank, 0)
+def _numbered_frames(
+    name: str, blocks: Iterator[tuple[bytes, bytes]], sep: str
+) -> Iterator[pl.DataFrame]:
+    """Parse blocks into frames whose ``__row`` is the 1-based data row in the file (blank
+    lines are not rows: polars skips them, and so does the structure check)."""
+    row = 1
+    for header, block in blocks:
+        frame = _read_block(name, header, block, row, sep)
+        row += frame.height
+        yield frame
 
 
 def file_info(path: Path, rows: int) -> FileInfo:
@@ -261,8 +266,46 @@ class _Occurrences:
         counts = frame.group_by("key").agg(pl.len().cast(pl.UInt32).alias("base"))
         self.carried = pl.concat([self.carried, counts]).group_by("key").agg(pl.col("base").sum())
         return frame.select(
-            pl.concat_str([pl.lit("h:"), pl.col("key"), pl.lit("."), pl.col("k").cast(pl.String)])
+            pl.concat_str(
+                [pl.col("key").str.slice(0, 20), pl.lit("-"), pl.col("k").cast(pl.String)]
+            )
         ).to_series()
+
+
+def _digests(values: pl.Series, size: int) -> pl.Series:
+    return pl.Series(
+        [hashlib.blake2b(v.encode(), digest_size=size).hexdigest() for v in values],
+        dtype=pl.String,
+    )
+
+
+def identities(
+    month: pl.Series, reference: pl.Series, content: pl.Series, occ: _Occurrences
+) -> pl.Series:
+    """The identity of each row: ``YYYYMM`` then a digest (32 characters at most).
+
+    A row with a reference (Crime ID, IncidentNumber) is its month plus a digest of the
+    reference; a police.uk Crime ID is a 64-hex SHA-256 digest already, so its first 26
+    hex digits are used as they are. A row without one is its month plus a digest of its
+    whole content and its occurrence number among identical rows (:class:`_Occurrences`).
+    Leading with the month keeps a month's identities together in the unique index, which
+    makes bulk inserts cheaper than random keys, and lets an import look up the identities
+    it already holds for a month with one range scan.
+    """
+    prefix = month.dt.strftime("%Y%m")
+    has_ref = reference != ""
+    ident = pl.Series("ident", [""] * len(reference), dtype=pl.String)
+    is_digest = reference.str.contains(r"^[0-9a-f]{64}$")
+    ident = pl.select(
+        pl.when(is_digest).then(reference.str.slice(0, 26)).otherwise(ident)
+    ).to_series()
+    other = (has_ref & ~is_digest).arg_true()
+    if other.len():
+        ident = ident.scatter(other, _digests("r" + reference.gather(other), 13))
+    no_ref = (~has_ref).arg_true()
+    if no_ref.len():
+        ident = ident.scatter(no_ref, occ.idents(content.gather(no_ref)))
+    return (prefix + ident).alias("ident")
 
 
 # --------------------------------------------------------------------------------------
@@ -296,8 +339,7 @@ def read_police_uk(path: Path, *, block_bytes: int = DEFAULT_BLOCK_BYTES) -> Ite
     """
     name = str(path)
     occurrences = _Occurrences()
-    for header, block, first_row in iter_blocks(path, block_bytes=block_bytes):
-        frame = _read_block(name, header, block, first_row, ",")
+    for frame in _numbered_frames(name, iter_blocks(path, block_bytes=block_bytes), ","):
         missing = [c for c in POLICE_UK_COLUMNS if c not in frame.columns]
         if missing:
             raise RowError(
@@ -337,15 +379,11 @@ def _normalise_police(name: str, frame: pl.DataFrame, occ: _Occurrences) -> pl.D
     _fail_if(frame, name, "Latitude", (lat < y0) | (lat > y1), "is outside the UK")
 
     crime_id = col("Crime ID").str.strip_chars()
-    has_id = crime_id != ""
-    ident = ("id:" + crime_id).to_frame("ident").to_series()
-    if (~has_id).any():
-        content = frame.select(
-            pl.concat_str([pl.col(c) for c in POLICE_UK_COLUMNS], separator="\x1f")
-        ).to_series()
-        no_id = (~has_id).arg_true()
-        generated = occ.idents(content.gather(no_id))
-        ident = ident.scatter(no_id, generated)
+    month = (col("Month") + "-01").str.to_date("%Y-%m-%d")
+    content = frame.select(
+        pl.concat_str([pl.col(c) for c in POLICE_UK_COLUMNS], separator="\x1f")
+    ).to_series()
+    ident = identities(month, crime_id, content, occ)
     lon_np = lon.to_numpy().astype(float)
     lat_np = lat.to_numpy().astype(float)
     east, north = to_bng(lon_np, lat_np)
@@ -357,7 +395,7 @@ def _normalise_police(name: str, frame: pl.DataFrame, occ: _Occurrences) -> pl.D
             "ident": ident,
             "source_ref": crime_id,
             "source_category": col("Crime type").str.strip_chars(),
-            "month": (col("Month") + "-01").str.to_date("%Y-%m-%d"),
+            "month": month,
             "occurred_on": pl.Series([None] * frame.height, dtype=pl.Date),
             "occurred_at": pl.Series([None] * frame.height, dtype=pl.Time),
             "date_precision": pl.Series(["month"] * frame.height, dtype=pl.String),
@@ -555,7 +593,7 @@ def mapped_files(paths: Sequence[Path]) -> list[Path]:
     return out
 
 
-def _xlsx_blocks(path: Path, sheet: str | None) -> Iterator[tuple[bytes, bytes, int]]:
+def _xlsx_blocks(path: Path, sheet: str | None) -> Iterator[tuple[bytes, bytes]]:
     """An XLSX sheet as CSV text blocks, so both formats share one validation path."""
     import openpyxl  # noqa: PLC0415  (only needed for spreadsheets)
 
@@ -583,17 +621,15 @@ def _xlsx_blocks(path: Path, sheet: str | None) -> Iterator[tuple[bytes, bytes, 
 
         head = encode(header).rstrip(b"\n")
         batch: list[bytes] = []
-        first = 1
         for values in rows:
             if all(v is None for v in values):
                 continue
             batch.append(encode(values))
             if len(batch) == 100_000:
-                yield head, b"".join(batch), first
-                first += len(batch)
+                yield head, b"".join(batch)
                 batch = []
         if batch:
-            yield head, b"".join(batch), first
+            yield head, b"".join(batch)
     finally:
         book.close()
 
@@ -611,8 +647,7 @@ def read_mapped(
         sep = mapping.delimiter
     file_month = _month_from_filename(name, mapping)
     occurrences = _Occurrences()
-    for header, block, first_row in blocks:
-        frame = _read_block(name, header, block, first_row, sep)
+    for frame in _numbered_frames(name, blocks, sep):
         frame = frame.rename({c: c.strip() for c in frame.columns})
         missing = [c for c in mapping.used_columns() if c not in frame.columns]
         if missing:
@@ -767,15 +802,10 @@ def _normalise_mapped(
         day.is_null().to_numpy(), "month", np.where(at.is_null().to_numpy(), "day", "minute")
     )
     reference = _text(frame, mapping.reference)
-    ident = ("ref:" + reference).to_frame("ident").to_series()
-    no_ref = (reference == "").arg_true()
-    if no_ref.len():
-        content = frame.select(
-            pl.concat_str([pl.col(c) for c in frame.columns if c != "__row"], separator="\x1f")
-        ).to_series()
-        if file_month:
-            content = file_month + "\x1f" + content
-        ident = ident.scatter(no_ref, occ.idents(content.gather(no_ref)))
+    content = frame.select(
+        pl.concat_str([pl.col(c) for c in frame.columns if c != "__row"], separator="\x1f")
+    ).to_series()
+    ident = identities(month, reference, content, occ)
     coords = _coordinates(name, frame, mapping)
     return pl.DataFrame(
         {

@@ -41,7 +41,8 @@ def test_rows_without_a_crime_id_get_one_identity_per_occurrence(tmp_path):
     path.write_text(HEADER + ASB + ASB + ASB.replace("On or near A", "On or near B"))
     idents = read(path)[0]["ident"].to_list()
     assert len(set(idents)) == 3
-    assert idents[0].endswith(".0") and idents[1].endswith(".1") and idents[2].endswith(".0")
+    assert idents[0].endswith("-0") and idents[1].endswith("-1") and idents[2].endswith("-0")
+    assert all(i.startswith("201901") and len(i) <= 32 for i in idents)
     # the same rows in another file give the same identities
     other = tmp_path / "b.csv"
     other.write_text(HEADER + ASB + ASB)

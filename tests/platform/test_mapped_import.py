@@ -94,6 +94,15 @@ def test_an_aggregate_return_is_counted_beside_incidents_never_as_incidents(
         area__isnull=False, category__code="fly-tipping"
     ).values_list("count", flat=True)
     assert sum(expected.values()) > 0 and cleveland_lsoas
+    # by LSOA: incident rows and aggregate returns side by side, each equal to its source
+    by_lsoa = selectors.counts(selectors.CountQuery(by=("lsoa",), categories=("fly-tipping",)))
+    assert sum(r["aggregate_count"] or 0 for r in by_lsoa.rows) == sum(expected.values())
+    everything = selectors.counts(selectors.CountQuery(by=("lsoa", "source")))
+    police = [r for r in everything.rows if r["source"] == "police-uk-cleveland-police"]
+    located = Incident.objects.filter(source__code="police-uk-cleveland-police",
+                                      lsoa__isnull=False).count()
+    assert sum(r["incidents"] for r in police if r["lsoa"] != "(none)") == located
+    assert all(r["aggregate_count"] is None for r in police)
 
 
 def test_annual_returns_stay_out_of_monthly_breakdowns(cleveland_areas, data_dir):

@@ -155,12 +155,34 @@ class Incident(models.Model):
     in :class:`AreaMonthCount`.
     """
 
-    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="incidents")
-    batch = models.ForeignKey(ImportBatch, on_delete=models.PROTECT, related_name="incidents")
+    # A bulk fact table: foreign keys are kept by the import service (which builds every id
+    # from the database in the same transaction), not checked row by row by the database,
+    # and only the indexes the reads need exist (docs/decisions/0004-lean-incident-table.md).
+    source = models.ForeignKey(
+        Source,
+        on_delete=models.PROTECT,
+        related_name="incidents",
+        db_index=False,
+        db_constraint=False,
+    )
+    batch = models.ForeignKey(
+        ImportBatch,
+        on_delete=models.PROTECT,
+        related_name="incidents",
+        db_index=False,
+        db_constraint=False,
+    )
     ident = models.TextField()
     source_ref = models.TextField(blank=True)
     source_category = models.TextField()
-    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.PROTECT)
+    category = models.ForeignKey(
+        Category,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        db_index=False,
+        db_constraint=False,
+    )
     month = models.DateField(help_text="First day of the month of the incident (Europe/London).")
     occurred_on = models.DateField(null=True, blank=True)
     occurred_at = models.TimeField(null=True, blank=True)
@@ -174,13 +196,31 @@ class Incident(models.Model):
     lsoa_given = models.TextField(blank=True)
     outcome = models.TextField(blank=True)
     lsoa = models.ForeignKey(
-        Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Area,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     ward = models.ForeignKey(
-        Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Area,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     district = models.ForeignKey(
-        Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Area,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
 
     class Meta:
@@ -188,9 +228,8 @@ class Incident(models.Model):
             models.UniqueConstraint(fields=["source", "ident"], name="incident_unique_per_source")
         ]
         indexes = [
-            models.Index(fields=["source", "month"]),
+            # (source, month) lookups use the unique index: identities lead with YYYYMM.
             models.Index(fields=["ward", "month"]),
-            models.Index(fields=["lsoa", "month"]),
             models.Index(fields=["district", "month"]),
         ]
 

@@ -1,9 +1,10 @@
 """Bulk SQL for the import path: the one place that talks to the driver directly.
 
-Everything else uses the ORM. Incidents are written with ``executemany`` on SQLite and
-``COPY`` into a staging table on PostgreSQL; both end in ``INSERT ... ON CONFLICT DO NOTHING``
-on (source, ident), which is what makes imports idempotent. Monthly counts are rebuilt with
-``INSERT ... SELECT ... GROUP BY`` for the (source, month) pairs an import touched.
+Everything else uses the ORM. An import first reads the identities it already holds for the
+months in hand (one range scan of the unique index: identities lead with ``YYYYMM``), keeps
+only the new rows, and writes them with ``executemany`` on SQLite or ``COPY`` on PostgreSQL.
+Monthly counts are then *added to* from the new rows, not recounted. The unique index on
+(source, ident) still stands behind this, so a duplicate can never be stored.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ AGGREGATE_COLUMNS = (
     "source_id", "batch_id", "ident", "month", "period_months", "area_code_given", "area_id",
     "source_category", "category_id", "count",
 )  # fmt: skip
+# Area levels whose incident counts the monthly table keeps (besides the whole source).
+MONTHLY_LEVELS = ("ward_id", "district_id")
+COUNT_COLUMNS = ("area_id", "month", "period_months", "source_id", "category_id", "kind", "n")
 _PG_TYPES = {
     pl.Int64: "bigint",
     pl.Float64: "double precision",
@@ -34,61 +38,157 @@ _PG_TYPES = {
     pl.Date: "date",
     pl.Time: "time",
 }
+# SQLite page cache for an import's connection: the unique index of a large source must fit
+# in memory, or every insert pays for page reads (docs/performance.md).
+SQLITE_IMPORT_CACHE_KIB = 262_144
 
 
 def _is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _insert(table: str, columns: Sequence[str], frame: pl.DataFrame) -> int:
-    """Insert rows, skipping any whose (source, ident) is stored already; returns rows added."""
-    frame = frame.select(columns)
+def import_begin(source_id: int) -> None:
+    """Prepare this connection for a bulk import into one source, inside its transaction.
+
+    PostgreSQL: an advisory lock per source, so two imports into the same source queue up
+    instead of racing for the same identities. SQLite: imports already hold the write lock
+    (``BEGIN IMMEDIATE``); a larger page cache keeps the unique index in memory.
+    """
     with connection.cursor() as cursor:
         if _is_postgres():
-            return _insert_postgres(cursor, table, columns, frame)
-        as_text = frame.with_columns(
-            [pl.col(c).cast(pl.String) for c, t in frame.schema.items() if t in (pl.Date, pl.Time)]
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7_177, source_id])
+        else:
+            cursor.execute(f"PRAGMA cache_size = -{SQLITE_IMPORT_CACHE_KIB}")
+
+
+def idents_stored(source_id: int, first: date, last: date) -> pl.Series:
+    """Identities already stored for a source between two months (inclusive)."""
+    lo, hi = first.strftime("%Y%m"), last.strftime("%Y%m") + "~"
+    table = Incident._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT ident FROM {table} WHERE source_id = %s AND ident >= %s AND ident < %s",  # noqa: S608
+            [source_id, lo, hi],
         )
-        marks = ", ".join(["%s"] * len(columns))
+        return pl.Series("ident", [r[0] for r in cursor.fetchall()], dtype=pl.String)
+
+
+def _text_dates(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(
+        [pl.col(c).cast(pl.String) for c, t in frame.schema.items() if t in (pl.Date, pl.Time)]
+    )
+
+
+def _copy(cursor: object, table: str, columns: Sequence[str], frame: pl.DataFrame) -> None:
+    buffer = io.BytesIO()
+    frame.select(columns).write_csv(
+        buffer, include_header=False, null_value="\\N", quote_style="necessary"
+    )
+    raw = cursor.cursor  # type: ignore[attr-defined]  # the psycopg cursor under Django's wrapper
+    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+    with raw.copy(sql) as copy:
+        copy.write(buffer.getvalue())
+
+
+def incidents_insert_new(frame: pl.DataFrame) -> int:
+    """Insert rows known to be new (see :func:`idents_stored`); returns rows written.
+
+    The unique index rejects a duplicate with an error that rolls the whole import back,
+    so a mistake here can never store an incident twice.
+    """
+    table = Incident._meta.db_table
+    frame = frame.select(INCIDENT_COLUMNS)
+    with connection.cursor() as cursor:
+        if _is_postgres():
+            _copy(cursor, table, INCIDENT_COLUMNS, frame)
+            return frame.height
+        marks = ", ".join(["?"] * len(INCIDENT_COLUMNS))
+        raw = cursor.cursor  # the sqlite3 cursor: no per-row wrapper work
+        raw.executemany(
+            f'INSERT INTO "{table}" ({", ".join(INCIDENT_COLUMNS)}) VALUES ({marks})',  # noqa: S608
+            _text_dates(frame).iter_rows(),
+        )
+        return frame.height
+
+
+def aggregates_insert(frame: pl.DataFrame) -> int:
+    """Insert aggregate counts, skipping cells already stored; returns rows added."""
+    table = AggregateRecord._meta.db_table
+    frame = frame.select(AGGREGATE_COLUMNS)
+    with connection.cursor() as cursor:
+        if _is_postgres():
+            stage = f"stage_{table}"
+            types = ", ".join(
+                f"{c} {_PG_TYPES.get(frame.schema[c], 'text')}"  # type: ignore[call-overload]
+                for c in AGGREGATE_COLUMNS
+            )
+            cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ({types}) ON COMMIT DROP")
+            cursor.execute(f"TRUNCATE {stage}")
+            _copy(cursor, stage, AGGREGATE_COLUMNS, frame)
+            cols = ", ".join(AGGREGATE_COLUMNS)
+            cursor.execute(
+                f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM {stage} '  # noqa: S608
+                "ON CONFLICT (source_id, ident) DO NOTHING"
+            )
+            return int(cursor.rowcount)
+        marks = ", ".join(["%s"] * len(AGGREGATE_COLUMNS))
         cursor.executemany(
-            f'INSERT INTO "{table}" ({", ".join(columns)}) VALUES ({marks}) '  # noqa: S608
+            f'INSERT INTO "{table}" ({", ".join(AGGREGATE_COLUMNS)}) VALUES ({marks}) '  # noqa: S608
             "ON CONFLICT (source_id, ident) DO NOTHING",
-            as_text.iter_rows(),
+            _text_dates(frame).iter_rows(),
         )
         return int(cursor.rowcount)
 
 
-def _insert_postgres(
-    cursor: object, table: str, columns: Sequence[str], frame: pl.DataFrame
-) -> int:
-    stage = f"stage_{table}"
-    types = ", ".join(f"{c} {_PG_TYPES.get(frame.schema[c], 'text')}" for c in columns)  # type: ignore[call-overload]
-    cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ({types}) ON COMMIT DROP")  # type: ignore[attr-defined]
-    cursor.execute(f"TRUNCATE {stage}")  # type: ignore[attr-defined]
-    buffer = io.BytesIO()
-    frame.write_csv(buffer, include_header=False, null_value="\\N", quote_style="necessary")
-    raw = cursor.cursor  # type: ignore[attr-defined]  # the psycopg cursor under Django's wrapper
-    with raw.copy(
-        f"COPY {stage} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
-    ) as copy:
-        copy.write(buffer.getvalue())
-    cursor.execute(  # type: ignore[attr-defined]
-        f'INSERT INTO "{table}" ({", ".join(columns)}) SELECT {", ".join(columns)} FROM {stage} '  # noqa: S608
-        "ON CONFLICT (source_id, ident) DO NOTHING"
+def monthly_counts_add(source_id: int, kind: str, counts: pl.DataFrame) -> None:
+    """Add counts (columns area_id, month, period_months, category_id, n) to the monthly
+    table for one source: the stored rows of those months are read, summed with the new
+    counts and written back, in the caller's transaction."""
+    if counts.height == 0:
+        return
+    months = sorted(counts["month"].unique().to_list())
+    table = AreaMonthCount._meta.db_table
+    stored = pl.DataFrame(
+        list(
+            AreaMonthCount.objects.filter(
+                source_id=source_id, kind=kind, month__in=months
+            ).values_list("area_id", "month", "period_months", "category_id", "n")
+        ),
+        schema={
+            "area_id": pl.Int64,
+            "month": pl.Date,
+            "period_months": pl.Int64,
+            "category_id": pl.Int64,
+            "n": pl.Float64,
+        },
+        orient="row",
     )
-    return int(cursor.rowcount)  # type: ignore[attr-defined]
-
-
-def incidents_insert(frame: pl.DataFrame) -> int:
-    return _insert(Incident._meta.db_table, INCIDENT_COLUMNS, frame)
-
-
-def aggregates_insert(frame: pl.DataFrame) -> int:
-    return _insert(AggregateRecord._meta.db_table, AGGREGATE_COLUMNS, frame)
+    keys = ["area_id", "month", "period_months", "category_id"]
+    total = (
+        pl.concat([stored, counts.select(*keys, pl.col("n").cast(pl.Float64))])
+        .group_by(keys)
+        .agg(pl.col("n").sum())
+        .with_columns(pl.lit(source_id).alias("source_id"), pl.lit(kind).alias("kind"))
+    )
+    marks = ", ".join(["%s"] * len(months))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE source_id = %s AND kind = %s AND month IN ({marks})",  # noqa: S608
+            [source_id, kind, *months],
+        )
+        if _is_postgres():
+            _copy(cursor, table, COUNT_COLUMNS, total)
+            return
+        cursor.executemany(
+            f"INSERT INTO {table} ({', '.join(COUNT_COLUMNS)}) "  # noqa: S608
+            f"VALUES ({', '.join(['%s'] * len(COUNT_COLUMNS))})",
+            _text_dates(total.select(COUNT_COLUMNS)).iter_rows(),
+        )
 
 
 def monthly_counts_rebuild(source_id: int, months: Sequence[date]) -> None:
-    """Recount the incident rows of one source for the given months, at every area level."""
+    """Recount the incident rows of one source for the given months, at every area level
+    (used after areas change; imports add to the counts instead)."""
     if not months:
         return
     counts = AreaMonthCount._meta.db_table
@@ -101,7 +201,7 @@ def monthly_counts_rebuild(source_id: int, months: Sequence[date]) -> None:
             f"AND month IN ({marks})",
             params,
         )
-        for area_column in ("NULL", "lsoa_id", "ward_id", "district_id"):
+        for area_column in ("NULL", *MONTHLY_LEVELS):
             where = "" if area_column == "NULL" else f" AND {area_column} IS NOT NULL"
             group = "" if area_column == "NULL" else f", {area_column}"
             cursor.execute(
@@ -113,7 +213,7 @@ def monthly_counts_rebuild(source_id: int, months: Sequence[date]) -> None:
             )
 
 
-def aggregate_counts_rebuild(source_id: int, rows: pl.DataFrame) -> None:
+def aggregate_counts_replace(source_id: int, rows: pl.DataFrame) -> None:
     """Replace the aggregate-return counts of one source with ``rows``
     (columns area_id, month, period_months, category_id, n)."""
     with connection.cursor() as cursor:
@@ -122,21 +222,7 @@ def aggregate_counts_rebuild(source_id: int, rows: pl.DataFrame) -> None:
             "AND kind = 'aggregate'",
             [source_id],
         )
-    AreaMonthCount.objects.bulk_create(
-        [
-            AreaMonthCount(
-                area_id=r["area_id"],
-                month=r["month"],
-                period_months=r["period_months"],
-                source_id=source_id,
-                category_id=r["category_id"],
-                kind="aggregate",
-                n=r["n"],
-            )
-            for r in rows.iter_rows(named=True)
-        ],
-        batch_size=5000,
-    )
+    monthly_counts_add(source_id, "aggregate", rows)
 
 
 def incident_areas_update(frame: pl.DataFrame) -> None:
@@ -149,12 +235,7 @@ def incident_areas_update(frame: pl.DataFrame) -> None:
                 "lsoa_id bigint, ward_id bigint, district_id bigint) ON COMMIT DROP"
             )
             cursor.execute("TRUNCATE stage_area_update")
-            buffer = io.BytesIO()
-            frame.write_csv(buffer, include_header=False, null_value="\\N")
-            with cursor.cursor.copy(
-                "COPY stage_area_update FROM STDIN WITH (FORMAT csv, NULL '\\N')"
-            ) as copy:
-                copy.write(buffer.getvalue())
+            _copy(cursor, "stage_area_update", ("id", "lsoa_id", "ward_id", "district_id"), frame)
             cursor.execute(
                 f"UPDATE {table} AS i SET lsoa_id = s.lsoa_id, ward_id = s.ward_id, "  # noqa: S608
                 "district_id = s.district_id FROM stage_area_update AS s WHERE i.id = s.id"

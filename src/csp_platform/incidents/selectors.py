@@ -120,9 +120,26 @@ def counts(q: CountQuery) -> CountTable:
             and area_fields[0] in ("ward", "lsoa")
         )
     )
-    if rollup_ok:
-        return _counts_from_monthly(q, area, area_fields[0] if area_fields else None)
-    return _counts_from_incidents(q, area)
+    if not rollup_ok:
+        return _counts_from_incidents(q, area)
+    field_ = area_fields[0] if area_fields else None
+    if field_ != "lsoa" and not (area is not None and area.level == "lsoa"):
+        return _counts_from_monthly(q, area, field_)
+    # Incidents are not kept in the monthly table by LSOA (it would be nearly as large as
+    # the incident table): count their rows, and take aggregate returns from the table.
+    rows = _counts_from_incidents(q, area)
+    returns = _counts_from_monthly(q, area, field_, kinds=("aggregate",))
+    return _merge(rows, returns)
+
+
+def _merge(rows: CountTable, returns: CountTable) -> CountTable:
+    keys = [c for c in rows.columns if c not in ("incidents", "aggregate_count")]
+    merged = {tuple(r[k] for k in keys): dict(r) for r in rows.rows}
+    for r in returns.rows:
+        row = merged.setdefault(tuple(r[k] for k in keys), {**r, "incidents": None})
+        row["aggregate_count"] = r["aggregate_count"]
+    ordered = sorted(merged.values(), key=lambda r: tuple(str(r[k]) for k in keys))
+    return CountTable(rows.columns, ordered, returns.notes, "incidents+monthly")
 
 
 def _linked(area: Area) -> bool:
@@ -133,8 +150,13 @@ def _linked(area: Area) -> bool:
     return bool(area.generation == newest)
 
 
-def _counts_from_monthly(q: CountQuery, area: Area | None, area_field: str | None) -> CountTable:
-    qs = AreaMonthCount.objects.filter(_filters(q))
+def _counts_from_monthly(
+    q: CountQuery,
+    area: Area | None,
+    area_field: str | None,
+    kinds: tuple[str, ...] = ("incident", "aggregate"),
+) -> CountTable:
+    qs = AreaMonthCount.objects.filter(_filters(q)).filter(kind__in=kinds)
     if area_field:
         qs = qs.filter(area__level=area_field)
         if area is not None:
@@ -185,6 +207,9 @@ def _counts_from_incidents(q: CountQuery, area: Area | None) -> CountTable:
         # monthly path does), not the part of each ward inside the district outline.
         qs = qs.filter(**{f"{area_fields[0]}__parent": area})
         area = None
+    if area is not None and _linked(area):
+        qs = qs.filter(**{area.level: area})  # the same link the import made
+        area = None
     if area is not None:
         minx, miny, maxx, maxy = area.min_lon, area.min_lat, area.max_lon, area.max_lat
         qs = qs.filter(lon__gte=minx, lon__lte=maxx, lat__gte=miny, lat__lte=maxy)
@@ -220,7 +245,7 @@ def _counts_from_incidents(q: CountQuery, area: Area | None) -> CountTable:
     if frame.height:
         for row in frame.group_by(keys).agg(pl.len().alias("n")).iter_rows(named=True):
             records[tuple(row[k] for k in keys)]["incident"] += row["n"]
-    notes = ["counted from incident rows (aggregate returns are not included on this path)"]
+    notes = ["counted from incident rows (aggregate returns are not included in this breakdown)"]
     return _table(q, keys, records, notes, "incidents")
 
 

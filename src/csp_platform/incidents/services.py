@@ -7,6 +7,9 @@ leaves the database as it was.
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -79,8 +82,8 @@ class ImportResult:
         return (
             f"{len(self.files)} file(s), {self.rows_read} rows read: {verb} {self.rows_new} new, "
             f"{self.rows_duplicate} already stored, {self.rows_excluded} excluded by the "
-            f"mapping; {self.rows_unknown_category} with an unknown category, "
-            f"{self.rows_without_location} without a location, {self.rows_outside_areas} "
+            f"mapping; {self.rows_unknown_category} with an unknown category; of the new rows "
+            f"{self.rows_without_location} without a location and {self.rows_outside_areas} "
             f"outside every imported area{span}"
         )
 
@@ -132,6 +135,7 @@ class _Importer:
         self.areas = AreaIndex.load()
         self.batches: dict[int, ImportBatch] = {}
         self.touched: dict[int, set[date]] = {}
+        self.increments: dict[int, list[pl.DataFrame]] = {}
         self.crosswalks: dict[str, tuple[Crosswalk | None, dict[str, int | None], set[str]]] = {}
 
     def crosswalk(self, scheme: str) -> tuple[Crosswalk | None, dict[str, int | None], set[str]]:
@@ -142,6 +146,7 @@ class _Importer:
 
     def batch(self, source: Source, mapping: dict[str, object] | None) -> ImportBatch:
         if source.id not in self.batches:
+            repository.import_begin(source.id)
             self.batches[source.id] = ImportBatch.objects.create(
                 source=source,
                 crosswalk=self.crosswalk(source.scheme)[0],
@@ -178,25 +183,37 @@ class _Importer:
         mapping: dict[str, object] | None,
         unlisted: str = "keep",
     ) -> None:
+        read = frame.height
         frame = self.categorise(frame, source.scheme, unlisted)
+        batch = self.batch(source, mapping)
+        batch.rows_read += read
         if frame.height == 0:
             return
+        first, last = frame["month"].min(), frame["month"].max()
+        stored = repository.idents_stored(source.id, first, last)  # type: ignore[arg-type]
+        new = frame.unique(subset="ident", keep="first", maintain_order=True)
+        if stored.len():
+            new = new.join(stored.to_frame(), on="ident", how="anti", maintain_order="left")
+        self._note_months(source, frame)
+        if new.height == 0:
+            return
+        located = new["lon"].is_not_null().to_numpy()
         assigned = self.areas.assign(
-            frame["lon"].fill_null(np.nan).to_numpy(), frame["lat"].fill_null(np.nan).to_numpy()
+            new["lon"].fill_null(np.nan).to_numpy(), new["lat"].fill_null(np.nan).to_numpy()
         )
-        located = frame["lon"].is_not_null().to_numpy()
-        self.areas.fill_from_lsoa_codes(assigned, frame["lsoa_given"].to_list(), located)
+        self.areas.fill_from_lsoa_codes(assigned, new["lsoa_given"].to_list(), located)
         nowhere = (assigned["lsoa"] < 0) & (assigned["ward"] < 0) & (assigned["district"] < 0)
         self.result.rows_without_location += int((~located).sum())
         self.result.rows_outside_areas += int((located & nowhere).sum())
-        batch = self.batch(source, mapping)
-        frame = frame.with_columns(
+        new = new.with_columns(
             pl.lit(source.id, dtype=pl.Int64).alias("source_id"),
             pl.lit(batch.id, dtype=pl.Int64).alias("batch_id"),
             *[pl.Series(f"{lvl}_id", assigned[lvl]).replace(-1, None) for lvl in assigned],
         )
-        added = repository.incidents_insert(frame)
-        self._count(source, batch, frame, added)
+        added = repository.incidents_insert_new(new)
+        self.result.rows_new += added
+        batch.rows_new += added
+        self.increments.setdefault(source.id, []).append(_monthly_increments(new))
 
     def add_aggregates(
         self,
@@ -224,28 +241,30 @@ class _Importer:
         )
         self.result.rows_outside_areas += int(frame["area_id"].is_null().sum())
         added = repository.aggregates_insert(frame)
-        self._count(source, batch, frame, added)
+        self._note_months(source, frame)
+        self.result.rows_new += added
+        batch.rows_new += added
+        batch.rows_read += frame.height
 
     def _note_unavailable(self, frame: pl.DataFrame) -> pl.Series:
         unavailable = frame["count"].is_null()
         self.result.rows_excluded += int(unavailable.sum())
         return pl.Series([False] * frame.height)
 
-    def _count(self, source: Source, batch: ImportBatch, frame: pl.DataFrame, added: int) -> None:
+    def _note_months(self, source: Source, frame: pl.DataFrame) -> None:
         months = set(frame["month"].unique().to_list())
         self.touched.setdefault(source.id, set()).update(months)
         self.result.months.update(months)
-        self.result.rows_new += added
-        batch.rows_new += added
-        batch.rows_read += frame.height
 
     def finish(self, files: list[readers.FileInfo]) -> None:
-        for source_id, months in self.touched.items():
+        for source_id in self.touched:
             source = Source.objects.get(pk=source_id)
             if source.kind == Source.Kind.AGGREGATE:
                 aggregate_counts_rebuild(source)
-            else:
-                repository.monthly_counts_rebuild(source_id, sorted(months))
+            elif self.increments.get(source_id):
+                repository.monthly_counts_add(
+                    source_id, "incident", pl.concat(self.increments[source_id])
+                )
         for batch in self.batches.values():
             batch.files = [vars(f) for f in files]
             batch.rows_duplicate = batch.rows_read - batch.rows_new
@@ -254,6 +273,34 @@ class _Importer:
             )
             batch.save()
         self.result.sources = sorted(b.source.code for b in self.batches.values())
+
+
+def _monthly_increments(new: pl.DataFrame) -> pl.DataFrame:
+    """Counts of newly stored incidents per month and category, for the whole source (area
+    null), wards and districts; added to the monthly table at the end. (LSOA breakdowns are
+    counted from the incident rows: by LSOA the table would be nearly as big as they are.)"""
+    keys = ["month", "category_id"]
+    parts = [
+        new.group_by(keys)
+        .agg(pl.len().alias("n"))
+        .with_columns(pl.lit(None, dtype=pl.Int64).alias("area_id"))
+    ]
+    for level in repository.MONTHLY_LEVELS:
+        located = new.filter(pl.col(level).is_not_null())
+        parts.append(
+            located.group_by([*keys, level]).agg(pl.len().alias("n")).rename({level: "area_id"})
+        )
+    return pl.concat(
+        [
+            p.select(
+                "area_id",
+                *keys,
+                pl.lit(1, dtype=pl.Int64).alias("period_months"),
+                pl.col("n").cast(pl.Int64),
+            )
+            for p in parts
+        ]
+    )
 
 
 def _run(
@@ -272,12 +319,51 @@ def _run(
     return result
 
 
-def _frames_with_rows(
-    path: Path, frames: Iterator[pl.DataFrame], counter: list[int]
-) -> Iterator[pl.DataFrame]:
-    for frame in frames:
-        counter[0] += frame.height
-        yield frame
+class _ReadAhead:
+    """Read and normalise the next blocks in a thread while this one is written.
+
+    Parsing (polars) and writing (SQLite, or PostgreSQL in its own process) both release
+    the GIL for most of their work, so on two cores they overlap. At most ``depth`` frames
+    wait in memory, which keeps memory bounded. An error in the reader (a bad row) is
+    raised here, in the importing thread, inside its transaction.
+    """
+
+    def __init__(
+        self, files: Sequence[Path], read: Callable[[Path], Iterator[pl.DataFrame]], depth: int = 2
+    ) -> None:
+        self._queue: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._produce, args=(files, read), daemon=True)
+        self._thread.start()
+
+    def _produce(
+        self, files: Sequence[Path], read: Callable[[Path], Iterator[pl.DataFrame]]
+    ) -> None:
+        try:
+            for path in files:
+                for frame in read(path):
+                    if self._stop.is_set():
+                        return
+                    self._queue.put(("frame", frame))
+                self._queue.put(("end", path))
+        except BaseException as exc:  # handed to the importing thread, never lost
+            self._queue.put(("error", exc))
+
+    def frames_of_next_file(self) -> Iterator[pl.DataFrame]:
+        """The frames of the next file, in order (files are read in the order given)."""
+        while True:
+            kind, item = self._queue.get()
+            if kind == "error":
+                raise item  # type: ignore[misc]
+            if kind == "end":
+                return
+            yield item  # type: ignore[misc]
+
+    def close(self) -> None:
+        self._stop.set()
+        while self._thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self._queue.get(timeout=0.05)
 
 
 def police_uk_import(
@@ -294,26 +380,38 @@ def police_uk_import(
     def work(importer: _Importer) -> list[readers.FileInfo]:
         infos = []
         sources: dict[str, Source] = {}
-        for path in progress(files) if progress else files:
-            rows = [0]
-            for frame in _frames_with_rows(path, readers.read_police_uk(path), rows):
-                importer.result.rows_read += frame.height
-                for (force,), part in frame.group_by("organisation", maintain_order=True):
-                    if force not in sources:
-                        sources[force] = _source_for(
-                            code=f"police-uk-{slugify(force)}",
-                            name=f"{force} street-level crime",
-                            organisation=str(force),
-                            organisation_kind="police",
-                            kind=Source.Kind.INCIDENTS,
-                            scheme="police-uk",
-                            fmt="police-uk",
-                        )
-                    importer.add_incidents(part, sources[force], None)
-            infos.append(readers.file_info(path, rows[0]))
+        ahead = _ReadAhead(files, readers.read_police_uk)
+        try:
+            for path in progress(files) if progress else files:
+                infos.append(_police_file(importer, ahead, path, sources))
+        finally:
+            ahead.close()
         return infos
 
     return _run(ImportResult(dry_run), work, by_user)
+
+
+def _police_file(
+    importer: _Importer, ahead: _ReadAhead, path: Path, sources: dict[str, Source]
+) -> readers.FileInfo:
+    """Import one police.uk file's frames; one source per force ("Falls within")."""
+    rows = 0
+    for frame in ahead.frames_of_next_file():
+        rows += frame.height
+        importer.result.rows_read += frame.height
+        for (force,), part in frame.group_by("organisation", maintain_order=True):
+            if force not in sources:
+                sources[force] = _source_for(
+                    code=f"police-uk-{slugify(force)}",
+                    name=f"{force} street-level crime",
+                    organisation=str(force),
+                    organisation_kind="police",
+                    kind=Source.Kind.INCIDENTS,
+                    scheme="police-uk",
+                    fmt="police-uk",
+                )
+            importer.add_incidents(part, sources[force], None)
+    return readers.file_info(path, rows)
 
 
 def mapping_load(path: Path) -> readers.Mapping:
@@ -358,17 +456,22 @@ def mapped_import(
             fmt="mapped",
         )
         infos = []
-        for path in progress(files) if progress else files:
-            rows = [0]
-            for frame in _frames_with_rows(path, readers.read_mapped(path, mapping), rows):
-                importer.result.rows_read += frame.height
-                if mapping.kind == "aggregate":
-                    importer.add_aggregates(
-                        frame, source, mapping.raw, str(mapping.area_level), mapping.unlisted
-                    )
-                else:
-                    importer.add_incidents(frame, source, mapping.raw, mapping.unlisted)
-            infos.append(readers.file_info(path, rows[0]))
+        ahead = _ReadAhead(files, lambda path: readers.read_mapped(path, mapping))
+        try:
+            for path in progress(files) if progress else files:
+                rows = 0
+                for frame in ahead.frames_of_next_file():
+                    rows += frame.height
+                    importer.result.rows_read += frame.height
+                    if mapping.kind == "aggregate":
+                        importer.add_aggregates(
+                            frame, source, mapping.raw, str(mapping.area_level), mapping.unlisted
+                        )
+                    else:
+                        importer.add_incidents(frame, source, mapping.raw, mapping.unlisted)
+                infos.append(readers.file_info(path, rows))
+        finally:
+            ahead.close()
         return infos
 
     return _run(ImportResult(dry_run), work, by_user)
@@ -424,7 +527,7 @@ def aggregate_counts_rebuild(source: Source) -> None:
             .rename({column: "area_id"})
         )
     table = pl.concat([p.select("area_id", *keys, "n") for p in parts])
-    repository.aggregate_counts_rebuild(source.id, table)
+    repository.aggregate_counts_replace(source.id, table)
 
 
 def incidents_relink_areas(progress: Progress | None = None) -> int:
