@@ -136,6 +136,7 @@ class _Importer:
         self.batches: dict[int, ImportBatch] = {}
         self.touched: dict[int, set[date]] = {}
         self.increments: dict[int, list[pl.DataFrame]] = {}
+        self.stored: dict[tuple[int, date], pl.Series] = {}
         self.crosswalks: dict[str, tuple[Crosswalk | None, dict[str, int | None], set[str]]] = {}
 
     def crosswalk(self, scheme: str) -> tuple[Crosswalk | None, dict[str, int | None], set[str]]:
@@ -154,6 +155,22 @@ class _Importer:
                 by_user=self.by_user,
             )
         return self.batches[source.id]
+
+    def stored_idents(self, source_id: int, months: set[date]) -> pl.Series:
+        """Identities already stored for these months of a source.
+
+        Each month is read from the database once, when a block first touches it, then kept
+        up to date as rows are written. Months the current block does not touch are let go,
+        so memory holds about one month's identities (police.uk files are one month each);
+        a file with months out of order only costs a re-read.
+        """
+        for key in [k for k in self.stored if k[0] == source_id and k[1] not in months]:
+            del self.stored[key]
+        for month in months:
+            if (source_id, month) not in self.stored:
+                self.stored[(source_id, month)] = repository.idents_stored(source_id, month, month)
+        parts = [self.stored[(source_id, m)] for m in months]
+        return pl.concat(parts) if parts else pl.Series("ident", [], dtype=pl.String)
 
     def categorise(self, frame: pl.DataFrame, scheme: str, unlisted: str) -> pl.DataFrame:
         """Add category_id; drop rows the crosswalk excludes (counted, never silent)."""
@@ -189,8 +206,7 @@ class _Importer:
         batch.rows_read += read
         if frame.height == 0:
             return
-        first, last = frame["month"].min(), frame["month"].max()
-        stored = repository.idents_stored(source.id, first, last)  # type: ignore[arg-type]
+        stored = self.stored_idents(source.id, set(frame["month"].unique().to_list()))
         new = frame.unique(subset="ident", keep="first", maintain_order=True)
         if stored.len():
             new = new.join(stored.to_frame(), on="ident", how="anti", maintain_order="left")
@@ -211,6 +227,9 @@ class _Importer:
             *[pl.Series(f"{lvl}_id", assigned[lvl]).replace(-1, None) for lvl in assigned],
         )
         added = repository.incidents_insert_new(new)
+        for (month,), part in new.group_by("month"):
+            held = self.stored[(source.id, month)]
+            self.stored[(source.id, month)] = pl.concat([held, part["ident"]])
         self.result.rows_new += added
         batch.rows_new += added
         self.increments.setdefault(source.id, []).append(_monthly_increments(new))
@@ -372,15 +391,18 @@ def police_uk_import(
     dry_run: bool = False,
     progress: Progress | None = None,
     by_user: str = "",
+    block_bytes: int = readers.DEFAULT_BLOCK_BYTES,
 ) -> ImportResult:
-    """Import data.police.uk street-level files; one source per force ("Falls within")."""
+    """Import data.police.uk street-level files; one source per force ("Falls within").
+
+    Files are read ``block_bytes`` at a time (memory does not grow with the file)."""
     files = readers.police_uk_files(paths)
     _check_files(files)
 
     def work(importer: _Importer) -> list[readers.FileInfo]:
         infos = []
         sources: dict[str, Source] = {}
-        ahead = _ReadAhead(files, readers.read_police_uk)
+        ahead = _ReadAhead(files, lambda p: readers.read_police_uk(p, block_bytes=block_bytes))
         try:
             for path in progress(files) if progress else files:
                 infos.append(_police_file(importer, ahead, path, sources))
