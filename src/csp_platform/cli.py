@@ -19,6 +19,14 @@ COMMANDS = {
     "quality": "csp_quality",
     "crosswalk": "csp_crosswalk",
     "load-demo": "csp_load_demo",
+    "sia": "csp_sia",
+    "rates": "csp_rates",
+    "peers": "csp_peers",
+    "emerging": "csp_emerging",
+    "hotspots": "csp_hotspots",
+    "near-repeats": "csp_near_repeats",
+    "forecast": "csp_forecast",
+    "backtest": "csp_backtest",
 }
 
 

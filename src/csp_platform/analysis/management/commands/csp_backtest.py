@@ -1,0 +1,105 @@
+"""csp backtest --area CODE --from YYYY-MM --to YYYY-MM [--cell-size M] [--method A,B]"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import CommandParser
+
+from csp_analytics.forecast import METHODS, NAIVE, Backtest
+from csp_platform.analysis import selectors
+from csp_platform.analysis.management.commands._options import (
+    add_filters,
+    add_format,
+    comma_list,
+    filters,
+    fixed,
+    number,
+    share,
+)
+from csp_platform.analysis.periods import month_date, month_label, month_parse
+from csp_platform.core.commands import CspCommand
+from csp_platform.core.output import render
+
+
+class Command(CspCommand):
+    help = (
+        "How well each forecasting method would have done: every month from --from to --to "
+        "is forecast from the months before it and scored by hit rate and PAI (Predictive "
+        "Accuracy Index) at 1, 5 and 10% of the area, month by month and on average, "
+        "against the naive baselines (last month, long-run average)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--area", required=True, help="area code")
+        parser.add_argument("--from", dest="month_from", required=True, metavar="YYYY-MM")
+        parser.add_argument("--to", dest="month_to", required=True, metavar="YYYY-MM")
+        parser.add_argument("--cell-size", type=float, default=100.0, metavar="METRES")
+        parser.add_argument("--method", help=f"comma list (default all: {', '.join(METHODS)})")
+        add_filters(parser)
+        add_format(parser)
+
+    def run(self, **o: Any) -> None:
+        bt = selectors.backtest_for_area(
+            o["area"],
+            month_parse(o["month_from"], "--from"),
+            month_parse(o["month_to"], "--to"),
+            o["cell_size"],
+            comma_list(o["method"]) or METHODS,
+            **filters(o),
+        )
+        if o["format"] == "json":
+            self.stdout.write(json.dumps(as_json(bt, o["cell_size"]), indent=2, allow_nan=False))
+            return
+        rows = accuracy_rows(bt, text=o["format"] == "table")
+        if o["format"] == "csv":  # full precision, not the table's rounding
+            rows = [
+                {k: number(v) if isinstance(v, float) else v for k, v in r.items()} for r in rows
+            ]
+        self.stdout.write(render(rows, list(rows[0]) if rows else ["month"], o["format"]))
+        lines = [f"skipped {month_label(month_date(m))}: {why}" for m, why in bt.skipped]
+        lines += bt.summary().splitlines() if bt.months else ["no month could be scored"]
+        out = self.stdout if o["format"] == "table" else self.stderr
+        out.write("\n" + "\n".join(lines) if o["format"] == "table" else "\n".join(lines))
+
+
+def _label(c: float) -> str:
+    return f"{100 * c:g}"
+
+
+def accuracy_rows(bt: Backtest, *, text: bool) -> list[dict[str, Any]]:
+    """One row per method and month (then the method's mean): hit rate and PAI per coverage."""
+    rows = []
+    means_hr, means_pai = bt.mean_hit_rate(), bt.mean_pai()
+    for i, method in enumerate(bt.methods):
+        monthly = [
+            (month_label(month_date(m)), bt.n_incidents[t], bt.hit_rate[i, t], bt.pai[i, t])
+            for t, m in enumerate(bt.months)
+        ]
+        mean = ("mean", int(bt.n_incidents.sum()) if bt.months else 0, means_hr[i], means_pai[i])
+        for month, n, hr, pai in [*monthly, mean]:
+            row: dict[str, Any] = {"method": method, "month": month, "incidents": int(n)}
+            for j, c in enumerate(bt.coverages):
+                row[f"hit_{_label(c)}"] = share(hr[j]) if text else float(hr[j])
+                row[f"pai_{_label(c)}"] = fixed(pai[j]) if text else float(pai[j])
+            rows.append(row)
+    return rows
+
+
+def as_json(bt: Backtest, cell_size: float) -> dict[str, Any]:
+    best = bt.best(0.05) if bt.months and 0.05 in bt.coverages else None
+    versus = {base: bt.versus(best, base, 0.05) for base in NAIVE if best and base != best}
+    return {
+        "methods": list(bt.methods),
+        "coverages": list(bt.coverages),
+        "area_share": [float(a) for a in bt.area_share],
+        "cell_size_m": cell_size,
+        "n_cells": bt.n_cells,
+        "months": [month_label(month_date(m)) for m in bt.months],
+        "skipped": [{"month": month_label(month_date(m)), "reason": r} for m, r in bt.skipped],
+        "rows": accuracy_rows(bt, text=False),
+        "best_at_5pct": best,
+        "best_versus_naive": versus,
+        "summary": bt.summary() if bt.months else "no month could be scored",
+    }

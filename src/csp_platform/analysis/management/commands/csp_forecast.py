@@ -1,0 +1,70 @@
+"""csp forecast --area CODE --through YYYY-MM --cell-size METRES [--method NAME] [--format csv]"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from django.core.management.base import CommandParser
+
+from csp_analytics.forecast import METHODS
+from csp_platform.analysis import selectors
+from csp_platform.analysis.management.commands._options import (
+    add_filters,
+    add_format,
+    filters,
+    number,
+)
+from csp_platform.analysis.periods import month_date, month_label, month_parse
+from csp_platform.core.commands import CspCommand
+from csp_platform.core.output import render
+
+COLUMNS = ["easting", "northing", "size_m", "score"]
+
+
+class Command(CspCommand):
+    help = (
+        "Next month's hotspots: one row per grid cell of the area (easting, northing of the "
+        "south-west corner in EPSG:27700 metres, cell size, score; higher = more crime "
+        "expected), highest score first, for the month after --through. Only incidents up "
+        "to --through are read."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--area", required=True, help="area code")
+        parser.add_argument(
+            "--through",
+            required=True,
+            metavar="YYYY-MM",
+            help="last month of data used; the forecast is for the next month",
+        )
+        parser.add_argument("--cell-size", required=True, type=float, metavar="METRES")
+        parser.add_argument("--method", default="blend", help=f"one of {', '.join(METHODS)}")
+        add_filters(parser)
+        add_format(parser, default="csv")
+
+    def run(self, **o: Any) -> None:
+        through = month_parse(o["through"], "--through")
+        f = selectors.forecast_for_area(
+            o["area"], through, o["cell_size"], o["method"], **filters(o)
+        )
+        order = f.top(1.0)  # every cell, highest score first (ties: south-west first)
+        size = number(f.size_m)
+        rows = [
+            {
+                "easting": f"{f.x_sw[i]:.0f}",
+                "northing": f"{f.y_sw[i]:.0f}",
+                "size_m": size,
+                "score": number(f.score[i]),
+            }
+            for i in order
+        ]
+        self.stdout.write(render(rows, COLUMNS, o["format"]))
+        used = ", ".join(f"{k}={v:g}" for k, v in f.params.items())
+        months = [month_label(month_date(m)) for m in f.training_months]
+        self.stderr.write(
+            f"forecast for {month_label(month_date(f.target))} by {f.method}"
+            f"{f' ({used})' if used else ''} from {len(months)} months with data "
+            f"({months[0]} to {months[-1]}); {len(rows)} cells of {number(f.size_m)} m, "
+            f"{int(np.sum(f.score > 0))} with a score above 0 ({f.crs}, south-west corners)"
+        )

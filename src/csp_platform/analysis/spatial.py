@@ -1,0 +1,336 @@
+"""Selectors for maps: hotspots, near-repeats, next month's forecast and its backtest.
+
+Re-exported by :mod:`csp_platform.analysis.selectors`, the one place callers import from.
+Grids are aligned squares on the British National Grid (EPSG:27700) covering the area's
+outline; the study-area mask keeps the cells the outline covers (``Grid.mask``, "intersects").
+No maths here: :mod:`csp_analytics.hotspots`, ``repeats`` and ``forecast`` do it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from csp_analytics.forecast import METHODS, Backtest, GridForecast, backtest, forecast
+from csp_analytics.hotspots import (
+    GiStarResult,
+    Grid,
+    KdeResult,
+    contiguity_weights,
+    getis_ord_gi_star,
+    grid_counts,
+    grid_weights,
+    kde_grid,
+)
+from csp_analytics.repeats import knox_test
+from csp_platform.analysis import loading
+from csp_platform.analysis.loading import Coverage, Points, Scope
+from csp_platform.analysis.periods import (
+    Period,
+    month_label,
+    month_number,
+    period_check,
+    period_label,
+    period_months,
+)
+from csp_platform.analysis.results import HotspotCell, HotspotReport, KnoxReport
+from csp_platform.areas.models import Area
+from csp_platform.areas.selectors import area_geometry
+from csp_platform.core.errors import BadQuery
+
+HOTSPOT_METHODS = ("kde", "gistar-ward", "gistar-grid")
+MAX_GRID_CELLS = 2_000_000
+MIN_CELL_SIZE = 10.0
+
+
+def grid_for(area: Area, cell_size: float) -> tuple[Grid, npt.NDArray[np.bool_]]:
+    """An aligned BNG grid over the area, and its study-area mask."""
+    try:
+        size = float(cell_size)
+    except (TypeError, ValueError):
+        size = float("nan")
+    if not np.isfinite(size) or size < MIN_CELL_SIZE:
+        raise BadQuery(f"--cell-size must be at least {MIN_CELL_SIZE:g} metres, not {cell_size}")
+    outline = loading.area_bng(area)
+    grid = Grid.covering(outline.bounds, size)
+    if grid.n_cells > MAX_GRID_CELLS:
+        raise BadQuery(
+            f"a {size:g} m grid over {area.name} has {grid.n_cells:,} cells; "
+            "use a larger --cell-size"
+        )
+    return grid, grid.mask(outline)
+
+
+def _period_points(scope: Scope, period: Period) -> tuple[Coverage, Points]:
+    """Located incidents of the period's months with data."""
+    period_check(period, "--period")
+    counts = loading.monthly_counts(scope, *period)
+    cover, _ = loading.covered(scope, counts, period_months(period), "--period")
+    pts = loading.points(scope, *period)
+    keep = np.isin(pts.month, cover.month_numbers)
+    return cover, Points(pts.e[keep], pts.n[keep], pts.month[keep], pts.category_id[keep])
+
+
+# ----------------------------------------------------------------------------------------
+# Hotspots
+
+
+def hotspots_for_area(
+    area_code: str,
+    period: Period,
+    *,
+    cell_size: float = 250,
+    method: str = "kde",
+    bandwidth: float | None = None,
+    permutations: int = 999,
+    seed: int = 0,
+    sources: tuple[str, ...] = (),
+    categories: tuple[str, ...] = (),
+    themes: tuple[str, ...] = (),
+) -> HotspotReport:
+    """Hotspots of an area over the months of a period with data.
+
+    ``kde``: quartic kernel density at the centres of a BNG grid; the bandwidth is
+    Silverman's rule unless given (docs/analytics/hotspots-grid-kde.md: the rule suits a
+    district overview; give 200-400 m for a street-level map). ``gistar-grid``: Getis-Ord
+    Gi* on the cells' counts, queen neighbours, Benjamini-Hochberg across cells.
+    ``gistar-ward``: Gi* on the counts of the district's wards (a ward: its district's).
+    """
+    if method not in HOTSPOT_METHODS:
+        raise BadQuery(f"--method must be one of {', '.join(HOTSPOT_METHODS)}, not {method!r}")
+    scope = loading.scope_for(area_code, sources=sources, categories=categories, themes=themes)
+    if method == "gistar-ward":
+        return _gistar_wards(scope, period, permutations, seed)
+    cover, pts = _period_points(scope, period)
+    grid, mask = grid_for(scope.area, cell_size)
+    counts = grid_counts(pts.e, pts.n, grid).ravel()
+    flat = np.flatnonzero(mask.ravel())
+    notes = [n for n in (cover.note("--period"),) if n]
+    kde, gi = None, None
+    if method == "kde":
+        kde = _kde(pts, grid, bandwidth)
+        values = kde.density.ravel()[flat]
+        notes.append(
+            f"Quartic kernel, bandwidth {kde.bandwidth_m:,.0f} m ({kde.bandwidth_rule}); "
+            "values are incidents per km²."
+        )
+    else:
+        values = counts[flat].astype(float)
+        gi = _gi(values, grid_weights(grid, mask), permutations, seed)
+        notes += gi.notes
+    x, y = grid.sw_corners()
+    cells = tuple(
+        _cell(f"{x[i]:.0f},{y[i]:.0f}", (float(x[i]), float(y[i])), int(counts[i]), values, j, gi)
+        for j, i in enumerate(flat)
+    )
+    return HotspotReport(
+        area=scope.ref,
+        period=period,
+        period_label=period_label(period),
+        coverage=cover,
+        method=method,
+        n_incidents=pts.size,
+        cell_size=grid.size,
+        grid=grid,
+        cells=cells,
+        kde=kde,
+        gi=gi,
+        notes=tuple(notes),
+    )
+
+
+def _cell(
+    key: str,
+    corner: tuple[float | None, float | None],
+    count: int,
+    values: npt.NDArray[np.float64],
+    j: int,
+    gi: GiStarResult | None,
+) -> HotspotCell:
+    if gi is None:
+        return HotspotCell(key, *corner, count, float(values[j]), None, None, False, False)
+    z = float(gi.z[j])
+    return HotspotCell(
+        key,
+        *corner,
+        count,
+        float(values[j]),
+        z,
+        float(gi.p_adjusted[j]),
+        bool(gi.hot[j]),
+        bool(gi.cold[j]),
+    )
+
+
+def _kde(pts: Points, grid: Grid, bandwidth: float | None) -> KdeResult:
+    if bandwidth is None and pts.size < 2:
+        raise BadQuery("too few incidents for a density map without --bandwidth")
+    try:
+        return kde_grid(pts.e, pts.n, grid, bandwidth=bandwidth)
+    except ValueError as exc:
+        raise BadQuery(f"no density map: {exc}") from None
+
+
+def _gi(
+    values: npt.NDArray[np.float64], weights: Any, permutations: int, seed: int
+) -> GiStarResult:
+    try:
+        return getis_ord_gi_star(values, weights, permutations=permutations, seed=seed)
+    except ValueError as exc:
+        raise BadQuery(f"Gi* cannot be computed here: {exc}") from None
+
+
+def _gistar_wards(scope: Scope, period: Period, permutations: int, seed: int) -> HotspotReport:
+    period_check(period, "--period")
+    area = scope.area
+    district = area if area.level == "district" else area.parent
+    if district is None or area.level not in ("ward", "district"):
+        raise BadQuery("gistar-ward needs a district, or a ward with a parent district")
+    wards = loading.child_wards(district)
+    months = period_months(period)
+    cover, _ = loading.covered(scope, loading.monthly_counts(scope, *period), months, "--period")
+    totals, per_area = loading.area_totals(wards, scope, months)
+    counts = [totals[w.pk].over(cover.months, per_area[w.pk]) for w in wards]
+    if any(n is None for n in counts):
+        raise BadQuery("Gi* needs every ward counted over the same months with data")
+    values = np.array(counts, dtype=float)
+    gi = _gi(values, contiguity_weights([area_geometry(w) for w in wards]), permutations, seed)
+    cells = tuple(
+        _cell(w.code, (None, None), int(values[j]), values, j, gi) for j, w in enumerate(wards)
+    )
+    notes = [n for n in (cover.note("--period"),) if n]
+    notes.append(
+        f"Gi* on the incident counts of the {len(wards)} wards of {district.name} "
+        f"(generation {wards[0].generation}), queen contiguity."
+    )
+    return HotspotReport(
+        area=scope.ref,
+        period=period,
+        period_label=period_label(period),
+        coverage=cover,
+        method="gistar-ward",
+        n_incidents=int(values.sum()),
+        cell_size=None,
+        grid=None,
+        cells=cells,
+        kde=None,
+        gi=gi,
+        notes=(*notes, *gi.notes),
+    )
+
+
+def knox_for_area(
+    area_code: str,
+    period: Period,
+    category: str = "burglary",
+    *,
+    space_threshold_m: float = 200.0,
+    time_threshold: int = 0,
+    permutations: int = 999,
+    seed: int = 0,
+    sources: tuple[str, ...] = (),
+) -> KnoxReport:
+    """Knox near-repeat test for one category (default burglary) in an area.
+
+    police.uk gives months and snap points, so only month-scale patterns can show; the
+    result's caveats say so. Defaults: 200 m (about the snap-point blur) and the same month.
+    """
+    scope = loading.scope_for(area_code, sources=sources, categories=(category,))
+    cover, pts = _period_points(scope, period)
+    result = knox_test(
+        pts.e,
+        pts.n,
+        pts.month,
+        space_threshold_m=space_threshold_m,
+        time_threshold=time_threshold,
+        permutations=permutations,
+        seed=seed,
+    )
+    return KnoxReport(scope.ref, period, period_label(period), cover, category, result)
+
+
+# ----------------------------------------------------------------------------------------
+# Forecasts
+
+
+def _history(scope: Scope, through: date) -> tuple[Points, Coverage]:
+    """Located incidents of the area up to ``through``, and the months with data.
+
+    The query stops at ``through``: the month being forecast is never read.
+    """
+    counts = loading.monthly_counts(scope, None, through)
+    if counts.height == 0:
+        raise BadQuery(f"no incidents in {scope.area.name} up to {month_label(through)}")
+    first = min(counts["month"].to_list())
+    cover, _ = loading.covered(scope, counts, period_months((first, through)), "history")
+    return loading.points(scope, None, through), cover
+
+
+def forecast_for_area(
+    area_code: str,
+    through: date,
+    cell_size: float,
+    method: str = "blend",
+    *,
+    sources: tuple[str, ...] = (),
+    categories: tuple[str, ...] = (),
+    themes: tuple[str, ...] = (),
+) -> GridForecast:
+    """Next month's hotspots: the area's grid cells ranked for the month after ``through``.
+
+    :func:`csp_analytics.forecast.forecast` on every located incident up to ``through``
+    (nothing later is read), with the months that have data as ``observed_months``.
+    """
+    if method not in METHODS:
+        raise BadQuery(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
+    scope = loading.scope_for(area_code, sources=sources, categories=categories, themes=themes)
+    grid, mask = grid_for(scope.area, cell_size)
+    pts, cover = _history(scope, through)
+    return forecast(
+        pts.e,
+        pts.n,
+        pts.month,
+        grid,
+        through=month_number(through),
+        method=method,
+        mask=mask,
+        observed_months=cover.month_numbers,
+    )
+
+
+def backtest_for_area(
+    area_code: str,
+    month_from: date,
+    month_to: date,
+    cell_size: float,
+    methods: Sequence[str] = METHODS,
+    *,
+    sources: tuple[str, ...] = (),
+    categories: tuple[str, ...] = (),
+    themes: tuple[str, ...] = (),
+) -> Backtest:
+    """Forecast each month from ``month_from`` to ``month_to`` from the months before it and
+    score hit rate and PAI at 1, 5 and 10% of the area
+    (:func:`csp_analytics.forecast.backtest`). Gaps are skipped and listed, never scored."""
+    period_check((month_from, month_to), "--from/--to")
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise BadQuery(f"--method must be from {', '.join(METHODS)}, not {', '.join(unknown)}")
+    scope = loading.scope_for(area_code, sources=sources, categories=categories, themes=themes)
+    grid, mask = grid_for(scope.area, cell_size)
+    pts, cover = _history(scope, month_to)
+    months = [month_number(m) for m in period_months((month_from, month_to))]
+    return backtest(
+        pts.e,
+        pts.n,
+        pts.month,
+        grid,
+        months=months,
+        methods=tuple(methods),
+        mask=mask,
+        observed_months=cover.month_numbers,
+    )

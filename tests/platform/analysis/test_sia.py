@@ -1,0 +1,228 @@
+"""The SIA on real data: numbers equal counts straight from the raw files, significance
+agrees with an independent calculation, missing months are gaps, and the command prints
+what the issue asks for."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import date
+from io import StringIO
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shapely
+from django.core.management import call_command
+from numpy.testing import assert_allclose
+from scipy import stats
+from shapely.geometry import Point, shape
+
+from csp_platform.analysis import selectors
+from csp_platform.analysis.results import SiaReport
+from csp_platform.areas import services as area_services
+from csp_platform.incidents import services
+from tests.conftest import DATA
+from tests.platform.analysis.conftest import NEWCASTLE, read_rows
+from tests.platform.conftest import CLEVELAND, police_uk_category
+
+pytestmark = pytest.mark.django_db
+
+MIDDLESBROUGH = "E06000002"
+CLEVELAND_PERIOD = (date(2024, 1, 1), date(2024, 2, 1))
+CLEVELAND_BASELINE = (date(2018, 12, 1), date(2019, 1, 1))
+# Northumbria: 2022-01 was never published, so the period has 11 months with data.
+PERIOD = (date(2021, 7, 1), date(2022, 6, 1))
+BASELINE = (date(2020, 7, 1), date(2021, 6, 1))
+
+
+def csp(*args: str) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def district_polygons() -> list[tuple[str, shapely.Geometry]]:
+    """Every district the test database holds, lowest code first (the edge rule)."""
+    codes = sorted((*CLEVELAND, NEWCASTLE))
+    out = []
+    for code in codes:
+        path = DATA / "boundaries" / "districts_2011" / f"{code}.geojson"
+        (feature,) = json.loads(path.read_text())["features"]
+        out.append((code, shape(feature["geometry"])))
+    return out
+
+
+def raw_counts(files: list[Path], district: str) -> Counter[tuple[str, str]]:
+    """(month, canonical category) -> rows of the raw files whose point lies in the district.
+
+    Read with the csv module; each distinct point is tested against the districts one by
+    one, lowest code first (a point on a shared edge belongs to the lowest code). A row
+    without coordinates could only be placed by its LSOA code, and the files have none.
+    """
+    to_code = police_uk_category()
+    polygons = district_polygons()
+    where: dict[tuple[str, str], str | None] = {}
+    counts: Counter[tuple[str, str]] = Counter()
+    for path in files:
+        for row in read_rows(path):
+            lon, lat = row["Longitude"], row["Latitude"]
+            if not lon:
+                assert not row["LSOA code"], "a row placed only by its LSOA code"
+                continue
+            if (lon, lat) not in where:
+                point = Point(float(lon), float(lat))
+                where[lon, lat] = next((c for c, poly in polygons if poly.covers(point)), None)
+            if where[lon, lat] == district:
+                counts[row["Month"], to_code[row["Crime type"]]] += 1
+    return counts
+
+
+def in_period(counts: Counter[tuple[str, str]], period: tuple[date, date]) -> Counter[str]:
+    first, last = (f"{d:%Y-%m}" for d in period)
+    out: Counter[str] = Counter()
+    for (month, code), n in counts.items():
+        if first <= month <= last:
+            out[code] += n
+    return out
+
+
+def assert_equal_to_raw(report: SiaReport, raw: Counter[tuple[str, str]]) -> None:
+    current, baseline = in_period(raw, report.period), in_period(raw, report.baseline)
+    rows = report.rows("category")
+    assert {r["category"]: r["current"] for r in rows if r["current"]} == dict(current)
+    assert {r["category"]: r["baseline"] for r in rows if r["baseline"]} == dict(baseline)
+    for theme in report.rows("theme"):
+        members = [r for r in rows if r["theme"] == theme["theme"]]
+        assert theme["current"] == sum(r["current"] for r in members)
+        assert theme["baseline"] == sum(r["baseline"] for r in members)
+
+
+def assert_significance_agrees_with_scipy(report: SiaReport) -> None:
+    """Exact binomial test of the current count given the total (scipy.stats.binomtest,
+    p0 = e1 / (e1 + e0) with months as exposures), Benjamini-Hochberg with scipy's
+    false_discovery_control over every row, significant when q < 0.05."""
+    e1, e0 = report.current_months, report.baseline_months
+    rows = report.rows()
+    p = np.array(
+        [
+            stats.binomtest(r["current"], r["current"] + r["baseline"], e1 / (e1 + e0)).pvalue
+            if r["current"] + r["baseline"]
+            else 1.0
+            for r in rows
+        ]
+    )
+    q = stats.false_discovery_control(p, method="bh")
+    assert [r["significant"] for r in rows] == [bool(v) for v in q < 0.05]
+    assert_allclose([r["p_value"] or 0.0 for r in rows], p, rtol=1e-6, atol=1e-300)
+    assert_allclose([r["q_value"] or 0.0 for r in rows], q, rtol=1e-6, atol=1e-300)
+
+
+def test_cleveland_sia_equals_the_raw_files_and_scipy(cleveland_areas, cleveland_files):
+    services.police_uk_import(cleveland_files)
+    report = selectors.sia_for_area(MIDDLESBROUGH, CLEVELAND_PERIOD, CLEVELAND_BASELINE)
+    assert (report.current_months, report.baseline_months) == (2, 2)
+    assert report.sources == ("police-uk-cleveland-police",)
+    raw = raw_counts(cleveland_files, MIDDLESBROUGH)
+    assert_equal_to_raw(report, raw)
+    assert sum(in_period(raw, CLEVELAND_PERIOD).values()) > 3_000  # a real district's months
+    assert_significance_agrees_with_scipy(report)
+    assert any(r.significant for r in report.table.rows)
+    assert any(not r.significant for r in report.table.rows)
+
+
+def test_newcastle_sia_equals_the_raw_files_and_leaves_the_missing_month_out(northumbria):
+    report = selectors.sia_for_area(NEWCASTLE, PERIOD, BASELINE)
+    assert report.current.gap_labels() == ("2022-01",)
+    assert (report.current_months, report.baseline_months) == (11, 12)
+    assert any("2022-01" in n and "never counted as zero" in n for n in report.notes)
+    assert_equal_to_raw(report, raw_counts(northumbria.files, NEWCASTLE))
+    assert_significance_agrees_with_scipy(report)
+    # The change is in the rate per month: 11 months are compared with 12, not with zero.
+    asb = report.table.row("Anti-social behaviour", level="theme")
+    assert asb.change_pct == pytest.approx(100 * ((asb.current / 11) / (asb.baseline / 12) - 1))
+
+
+def test_findings_carry_their_numbers_and_say_when_a_change_may_be_chance(northumbria):
+    report = selectors.sia_for_area(NEWCASTLE, PERIOD, BASELINE)
+    by_key = {(r.theme, r.category): r for r in report.table.rows}
+    assert len(report.findings) >= len(report.table.themes())
+    for f in report.findings:
+        row = by_key[f.theme, f.category if f.level == "category" else None]
+        assert (f.current, f.baseline, f.significant) == (
+            row.current,
+            row.baseline,
+            row.significant,
+        )
+        assert f"{row.current:,}" in f.text and f"{row.baseline:,}" in f.text
+        assert ("may be chance variation" in f.text) == (not f.significant)
+        assert "a month on average" in f.text or f.change_pct is None  # 11 months against 12
+
+
+def test_top_repeat_locations_are_snap_points_counted_from_the_raw_rows(northumbria):
+    report = selectors.sia_for_area(NEWCASTLE, PERIOD, BASELINE)
+    top = report.top_locations[0]
+    months = {f"{m:%Y-%m}" for m in report.current.months}
+    raw = sum(
+        1
+        for path in northumbria.files
+        if path.name[:7] in months
+        for row in read_rows(path)
+        if row["Location"] == top.location
+        and row["Longitude"]
+        and float(row["Longitude"]) == top.lon
+        and float(row["Latitude"]) == top.lat
+    )
+    assert top.incidents == raw > 50
+    assert "not addresses" in report.repeats.caveats[0]
+    assert [t.incidents for t in report.top_locations] == sorted(
+        (t.incidents for t in report.top_locations), reverse=True
+    )
+
+
+def test_the_sia_command_prints_json_with_the_fields_asked_for(northumbria):
+    out = csp(
+        "csp_sia",
+        "--area",
+        NEWCASTLE,
+        "--period",
+        "2021-07..2022-06",
+        "--baseline",
+        "2020-07..2021-06",
+        "--format",
+        "json",
+    )
+    data = json.loads(out)
+    report = selectors.sia_for_area(NEWCASTLE, PERIOD, BASELINE)
+    assert data["period"]["missing_months"] == ["2022-01"]
+    assert data["period"]["months_with_data"] == 11
+    fields = {"category", "theme", "current", "baseline", "change", "change_pct", "significant"}
+    assert len(data["categories"]) == len(report.table.categories()) == 14
+    for got, row in zip(data["categories"], report.rows("category")):
+        assert fields <= set(got)
+        assert {k: got[k] for k in fields} == {k: row[k] for k in fields}
+    assert [f["text"] for f in data["findings"]] == [f.text for f in report.findings]
+    table = csp(
+        "csp_sia",
+        "--area",
+        NEWCASTLE,
+        "--period",
+        "2021-07..2022-06",
+        "--baseline",
+        "2020-07..2021-06",
+    )
+    assert "Findings:" in table and report.findings[0].text in table
+    assert "not addresses" in table
+
+
+def test_a_custom_area_counted_from_rows_agrees_with_the_linked_district(northumbria):
+    """The two read paths (the district link, and bounding box + point in polygon) agree."""
+    path = DATA / "boundaries" / "districts_2011" / f"{NEWCASTLE}.geojson"
+    area_services.areas_import(
+        [path], level="custom", generation="test", code_field="LAD11NM", name_field="LAD11NM"
+    )
+    linked = selectors.sia_for_area(NEWCASTLE, PERIOD, BASELINE)
+    custom = selectors.sia_for_area("Newcastle upon Tyne", PERIOD, BASELINE)
+    assert (linked.area.level, custom.area.level) == ("district", "custom")
+    assert custom.rows() == linked.rows()
+    assert custom.top_locations == linked.top_locations
