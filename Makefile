@@ -6,8 +6,10 @@ PY := $(VENV)/bin/python
 CSP := $(VENV)/bin/csp
 SHARED ?= ../shared
 STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+VENDOR := src/csp_platform/core/static/vendor
 
-.PHONY: demo test install lint test-sqlite test-postgres test-browser browser-deps assets clean bench
+.PHONY: demo test install lint test-sqlite test-postgres test-browser browser-deps assets clean bench bench-web screenshots
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -16,7 +18,21 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+# Front-end packages (GOV.UK Frontend, Leaflet; axe-core and sass for tests and the build)
+# come from the npm registry at install time, exactly as package-lock.json pins them, and
+# are copied into the git-ignored core/static/vendor/ (scripts/build_assets.sh).
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed for the web pages' front-end packages"; exit 1; }
+	npm ci --ignore-scripts --no-audit --no-fund
+	@touch $(NODE_STAMP)
+
+$(VENDOR)/.built: $(NODE_STAMP) scripts/build_assets.sh src/csp_platform/core/static_src/govuk.scss
+	scripts/build_assets.sh
+	@touch $@
+
+assets: $(VENDOR)/.built
+
+install: $(STAMP) assets
 
 ## make demo: install, migrate SQLite, load real Cleveland data, serve on 127.0.0.1:8000
 demo: install
@@ -33,16 +49,26 @@ lint: install
 	$(VENV)/bin/lint-imports
 	DJANGO_SETTINGS_MODULE=csp_platform.settings $(CSP) makemigrations --check --dry-run >/dev/null
 
+# SQLite: everything, including the browser tests in Debian's headless Chromium.
 test-sqlite: install
 	CSP_SHARED=$(abspath $(SHARED)) $(PY) -m pytest -q -p no:cacheprovider
 
 test-postgres: install
 	@url=$$(scripts/pg_throwaway.sh start) && trap 'scripts/pg_throwaway.sh stop' EXIT && \
 	  echo "PostgreSQL at $$url" && \
-	  DATABASE_URL=$$url CSP_SHARED=$(abspath $(SHARED)) $(PY) -m pytest -q -p no:cacheprovider tests/platform
+	  DATABASE_URL=$$url CSP_SHARED=$(abspath $(SHARED)) $(PY) -m pytest -q -p no:cacheprovider -m "not browser" tests/platform
 
 bench: install
 	$(PY) benchmarks/bench_import.py
 
+## make bench-web: page and data-endpoint latency at 20 concurrent users (SQLite, PostgreSQL)
+bench-web: install
+	CSP_SHARED=$(abspath $(SHARED)) $(PY) benchmarks/bench_web.py
+
+## make screenshots: run the browser tests and keep a screenshot of every page
+screenshots: install
+	CSP_SCREENSHOTS=$(abspath docs/screenshots) CSP_SHARED=$(abspath $(SHARED)) \
+	  $(PY) -m pytest -q -p no:cacheprovider -m browser tests/platform/web
+
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache node_modules $(VENDOR)

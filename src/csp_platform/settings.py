@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "csp_platform.areas",
     "csp_platform.incidents",
     "csp_platform.analysis",
+    "csp_platform.hub",
 ]
 
 MIDDLEWARE = [
@@ -79,8 +80,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Deny by default: every view needs a signed-in user unless marked @public.
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "csp_platform.core.middleware.session_timeouts",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp_platform.core.middleware.content_security_policy",
+    "csp_platform.core.middleware.DomainErrorMiddleware",
 ]
 
 ROOT_URLCONF = "csp_platform.urls"
@@ -96,6 +102,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp_platform.core.context_processors.hub",
             ]
         },
     }
@@ -117,7 +124,6 @@ def _database_from_env() -> dict[str, object]:
                 "timeout": 30,
                 "transaction_mode": "IMMEDIATE",
             },
-            "TEST": {"NAME": str(VAR_DIR / "test-csp.sqlite3")},
         }
     if not url.startswith(("postgres://", "postgresql://", "sqlite://")):
         raise ImproperlyConfigured(
@@ -147,6 +153,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise expects it, even if empty
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -154,6 +161,36 @@ STORAGES = {
 
 # Imports: files bigger than this are refused by the upload page (the CLI has no limit).
 CSP_MAX_UPLOAD_MB = env_int("CSP_MAX_UPLOAD_MB", 200)
+# Mappings offered on the upload page (besides an uploaded YAML file).
+CSP_MAPPINGS_DIR = Path(env_str("CSP_MAPPINGS_DIR", str(PROJECT_DIR / "examples" / "mappings")))
+
+# Sign-in and sessions (SECURITY.md settled choice 3): 30 minutes idle, 10 hours at most,
+# and a 30-minute pause after 6 failed sign-ins for one username (known or not).
+LOGIN_URL = "core:sign_in"
+LOGIN_REDIRECT_URL = "core:home"
+SESSION_COOKIE_AGE = env_int("CSP_SESSION_IDLE_MINUTES", 30) * 60
+CSP_SESSION_MAX_HOURS = env_int("CSP_SESSION_MAX_HOURS", 10)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+CSP_SIGN_IN_MAX_FAILURES = env_int("CSP_SIGN_IN_MAX_FAILURES", 6)
+CSP_SIGN_IN_LOCK_MINUTES = env_int("CSP_SIGN_IN_LOCK_MINUTES", 30)
+# Behind TLS (production): secure cookies and HSTS.
+CSP_SECURE_COOKIES = env_bool("CSP_SECURE_COOKIES", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = CSP_SECURE_COOKIES
+if CSP_SECURE_COOKIES:
+    SECURE_HSTS_SECONDS = 31_536_000
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# The hub map: base-map tiles are optional. Unset, the map draws ward polygons on a blank
+# background and makes no request outside this server.
+CSP_MAP_TILES = env_str("CSP_MAP_TILES", "")
+CSP_MAP_ATTRIBUTION = env_str("CSP_MAP_ATTRIBUTION", "")
+
+# Static files: the app's own and the npm packages copied into core/static/vendor/ at
+# install time, served by whitenoise straight from the app folders (no collectstatic step).
+WHITENOISE_USE_FINDERS = True
 
 LOGGING = {
     "version": 1,

@@ -23,3 +23,69 @@ def test_the_readme_starts_with_the_two_commands():
 
 def test_ci_runs_make_test():
     assert "make test" in (ROOT / ".ci/run").read_text()
+
+
+def walk(resolver, prefix: str = ""):  # type: ignore[no-untyped-def]
+    """Every URL pattern as (namespaced name, pattern), the admin site left out (Django's own
+    staff-only views)."""
+    from django.urls import URLPattern, URLResolver
+
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            if entry.app_name == "admin":
+                continue
+            space = f"{prefix}{entry.namespace}:" if entry.namespace else prefix
+            yield from walk(entry, space)
+        elif isinstance(entry, URLPattern):
+            yield f"{prefix}{entry.name}", entry
+
+
+def test_every_url_pattern_declares_who_may_use_it():
+    from django.urls import get_resolver
+
+    from csp_platform.core.permissions import PUBLIC, SIGNED_IN, Perm
+
+    rules = {name: getattr(p.callback, "access_rule", None) for name, p in walk(get_resolver())}
+    assert rules, "no URL patterns found"
+    undeclared = [n for n, rule in rules.items() if not (isinstance(rule, Perm) or rule in (PUBLIC, SIGNED_IN))]
+    assert not undeclared, f"views without @requires/@signed_in/@public: {undeclared}"
+    assert [n for n, rule in rules.items() if rule == PUBLIC] == ["core:sign_in"]
+
+
+def _access_matrix_in_docs() -> dict[str, dict[str, bool]]:
+    """docs/access-control.md's table: permission -> role -> allowed."""
+    lines = [
+        line for line in (ROOT / "docs/access-control.md").read_text().splitlines()
+        if line.startswith("| `")
+    ]
+    header = next(
+        line for line in (ROOT / "docs/access-control.md").read_text().splitlines()
+        if line.startswith("| permission")
+    )
+    roles = [re.sub(r"[`* ]", "", c) for c in header.strip("|").split("|")[1:]]
+    table = {}
+    for line in lines:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        perm = cells[0].strip("`")
+        table[perm] = {role: cell.lower().startswith("yes") for role, cell in zip(roles, cells[1:])}
+    return table
+
+
+def test_the_access_control_page_holds_every_role_and_permission_exactly():
+    from csp_platform.core.models import Role
+    from csp_platform.core.permissions import ROLE_PERMISSIONS, Perm
+
+    documented = _access_matrix_in_docs()
+    code = {p.value: {r.value: p in ROLE_PERMISSIONS[r] for r in Role} for p in Perm}
+    assert documented == code
+
+
+def test_package_json_pins_exact_versions_and_has_a_lock_file():
+    import json
+
+    package = json.loads((ROOT / "package.json").read_text())
+    versions = {**package["dependencies"], **package["devDependencies"]}
+    assert versions and all(re.fullmatch(r"\d+\.\d+\.\d+", v) for v in versions.values())
+    lock = json.loads((ROOT / "package-lock.json").read_text())
+    assert lock["packages"][""]["dependencies"] == package["dependencies"]
+    assert "src/csp_platform/core/static/vendor/" in (ROOT / ".gitignore").read_text()

@@ -20,7 +20,8 @@ class Command(CspCommand):
     help = (
         "Load the demo: Cleveland's districts, 2013 wards and 2011 LSOAs with 2011 census "
         "population, every Cleveland Police street-level month in shared/data, and the "
-        "DEFRA fly-tipping returns; then the four Cleveland partnerships and a demo login."
+        "DEFRA fly-tipping returns; then the four Cleveland partnerships and one demo sign-in per "
+        "role in the Middlesbrough partnership."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -59,10 +60,11 @@ class Command(CspCommand):
             ).summary()
         )
         core.partnerships_cleveland_ensure()
-        login = core.demo_user_reset()
+        logins = core.demo_users_reset("middlesbrough")
         say("")
         say("CSP Hub demo is ready: http://127.0.0.1:8000/")
-        say(
-            f"Sign in as '{login.username}' with password '{login.password}' "
-            "(a new password each time the demo loads)."
-        )
+        say("Sign in to the Middlesbrough partnership as any of these (one per role; new")
+        say("passwords each time the demo loads; 'demo' also opens the admin site):")
+        width = max(len(login.username) for login in logins)
+        for login in logins:
+            say(f"  {login.username.ljust(width)}  {login.password}  ({login.role})")

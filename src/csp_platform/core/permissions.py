@@ -1,0 +1,119 @@
+"""Who may do what: roles x permissions, and the decorators that every view declares.
+
+The table below is the one source of truth; docs/access-control.md is its human-readable
+copy (a test holds the two equal). Access is part of fetching: a partnership-scoped view is
+reached only through :func:`requires`, which loads the user's membership of the partnership
+in the URL (an outsider gets 404, an insider without the permission 403) and hands it to the
+view as ``request.membership``. Every URL's view is marked with ``access_rule`` (a
+:class:`Perm`, ``"signed-in"`` or ``"public"``), and a convention test checks that none is
+left unmarked. Deny by default: ``LoginRequiredMiddleware`` refuses anonymous requests to
+any view not marked :func:`public`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from enum import StrEnum
+from functools import wraps
+from typing import Any, TypeVar
+
+from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+
+from csp_platform.core.models import Membership, Role
+
+security_log = logging.getLogger("csp.security")
+
+View = TypeVar("View", bound=Callable[..., HttpResponse])
+
+
+class Perm(StrEnum):
+    """An action on a partnership's figures."""
+
+    VIEW_AGGREGATES = "view_aggregates"  # counts and rates: hub, ward profile, SIA
+    VIEW_HOTSPOTS = "view_hotspots"  # the grid hotspot layer
+    VIEW_POINTS = "view_points"  # incidents at published (police.uk snap) points, repeat places
+    VIEW_FORECAST = "view_forecast"  # next month's hotspots with their backtest
+    EXPORT_AGGREGATES = "export_aggregates"  # CSV of counts (recorded)
+    EXPORT_POINTS = "export_points"  # CSV of published points (recorded)
+    VIEW_DATA = "view_data"  # the data page: sources, months, quality report
+    IMPORT_DATA = "import_data"  # upload a file through the import service
+
+
+_ALL = frozenset(Perm)
+ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
+    Role.ANALYST: _ALL - {Perm.IMPORT_DATA},
+    Role.PARTNER_OFFICER: frozenset(
+        {Perm.VIEW_AGGREGATES, Perm.VIEW_HOTSPOTS, Perm.VIEW_POINTS, Perm.VIEW_FORECAST}
+    ),
+    Role.PARTNERSHIP_MANAGER: frozenset(
+        {Perm.VIEW_AGGREGATES, Perm.VIEW_HOTSPOTS, Perm.VIEW_FORECAST, Perm.EXPORT_AGGREGATES}
+    ),
+    # Councillors: aggregates only (counts and rates by ward), which they may take away.
+    Role.COUNCILLOR: frozenset({Perm.VIEW_AGGREGATES, Perm.EXPORT_AGGREGATES}),
+    Role.DATA_MANAGER: frozenset(
+        {Perm.VIEW_AGGREGATES, Perm.EXPORT_AGGREGATES, Perm.VIEW_DATA, Perm.IMPORT_DATA}
+    ),
+    Role.ADMINISTRATOR: _ALL,
+}
+
+PUBLIC = "public"
+SIGNED_IN = "signed-in"
+
+
+def role_allows(role: str, perm: Perm) -> bool:
+    return perm in ROLE_PERMISSIONS.get(Role(role), frozenset())
+
+
+def allowed(membership: Membership) -> frozenset[Perm]:
+    """The permissions a membership carries (for templates: show only what can be used)."""
+    return ROLE_PERMISSIONS.get(Role(membership.role), frozenset())
+
+
+def requires(perm: Perm) -> Callable[[View], View]:
+    """A partnership-scoped view (URL kwarg ``partnership``) that needs ``perm``.
+
+    Anonymous -> sign-in page; not a member of the partnership -> 404 (its existence is not
+    confirmed); a member whose role lacks ``perm`` -> 403, logged.
+    """
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            from csp_platform.core import selectors  # selectors import this module's Perm
+
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            membership = selectors.membership_get_for(request.user, kwargs["partnership"])
+            if not role_allows(membership.role, perm):
+                security_log.warning(
+                    "permission denied: user=%r role=%s perm=%s path=%r",
+                    request.user.get_username(),
+                    membership.role,
+                    perm.value,
+                    request.path,
+                )
+                raise PermissionDenied
+            request.membership = membership  # type: ignore[attr-defined]
+            return view(request, *args, **kwargs)
+
+        wrapped.access_rule = perm  # type: ignore[attr-defined]
+        return wrapped  # type: ignore[return-value]
+
+    return decorate
+
+
+def signed_in(view: View) -> View:
+    """Any signed-in user (the partnership chooser, sign-out)."""
+    view.access_rule = SIGNED_IN  # type: ignore[attr-defined]
+    return view
+
+
+def public(view: View) -> View:
+    """Visible without signing in (only the sign-in page)."""
+    view = login_not_required(view)
+    view.access_rule = PUBLIC  # type: ignore[attr-defined]
+    return view

@@ -1,0 +1,257 @@
+"""Ward profile, SIA and forecast pages: parse, call one analysis selector, render.
+
+The numbers come from :mod:`csp_platform.analysis.selectors` (which call the pure
+``csp_analytics`` library); nothing here computes a figure. A ``BadQuery`` from a selector
+(a period without data, say) becomes a 400 page with its message (core.middleware).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET
+
+from csp_platform.analysis import selectors as analysis
+from csp_platform.analysis.periods import Period, add_months, month_date
+from csp_platform.areas.models import Area
+from csp_platform.core import selectors as core_selectors
+from csp_platform.core.errors import BadQuery
+from csp_platform.core.output import render as render_rows
+from csp_platform.core.permissions import Perm, requires, role_allows
+from csp_platform.hub import charts, geo, selectors
+from csp_platform.hub.cache import cached
+from csp_platform.hub.forms import ComparisonForm, ForecastForm
+from csp_platform.hub.views import csv_download
+
+FORECAST_COVERAGE = 0.05
+BACKTEST_MONTHS = 12
+
+
+def _can(request: HttpRequest, perm: Perm) -> bool:
+    return role_allows(request.membership.role, perm)  # type: ignore[attr-defined]
+
+
+def _map_settings() -> dict[str, str]:
+    return {"map_tiles": settings.CSP_MAP_TILES, "map_attribution": settings.CSP_MAP_ATTRIBUTION}
+
+
+@require_GET
+@requires(Perm.VIEW_AGGREGATES)
+def ward_list(request: HttpRequest, partnership: str) -> HttpResponse:
+    partnership_ = request.membership.partnership  # type: ignore[attr-defined]
+    wards = core_selectors.partnership_areas(partnership_, "ward").select_related("parent")
+    return render(request, "hub/ward_list.html", {"wards": wards})
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The period and baseline a request asks for (defaults: newest three months with data
+    against the three months with data before them), and the area when one is given."""
+
+    form: ComparisonForm
+    period: Period
+    baseline: Period
+
+    @classmethod
+    def read(cls, request: HttpRequest) -> Comparison:
+        partnership = request.membership.partnership  # type: ignore[attr-defined]
+        form = ComparisonForm(request.GET, selectors.filter_choices(partnership))
+        form.is_valid()
+        return cls(form, *form.periods())
+
+    def fields(self) -> list[tuple[str, str, date]]:
+        return [
+            ("from", "Period from", self.period[0]),
+            ("to", "Period to", self.period[1]),
+            ("baseline_from", "Compared with, from", self.baseline[0]),
+            ("baseline_to", "Compared with, to", self.baseline[1]),
+        ]
+
+    def area(self, request: HttpRequest) -> Area:
+        membership = request.membership  # type: ignore[attr-defined]
+        code = self.form.cleaned_data.get("area") or _first_district(membership).code
+        return core_selectors.area_get_for(membership, code)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return tuple(self.form.cleaned_data.get("source") or ())
+
+
+def _first_district(membership: Any) -> Area:
+    districts = core_selectors.partnership_districts(membership.partnership)
+    if not districts:
+        raise BadQuery("this partnership has no districts yet (see `csp load-demo`)")
+    return districts[0]
+
+
+@require_GET
+@requires(Perm.VIEW_AGGREGATES)
+def ward(request: HttpRequest, partnership: str, code: str) -> HttpResponse:
+    """Figures, trend, comparison with the partnership and force, repeat places, hotspots
+    and emerging issues for one ward (repeat places and hotspots only for roles allowed)."""
+    membership = request.membership  # type: ignore[attr-defined]
+    area = core_selectors.area_get_for(membership, code, levels=("ward",))
+    cmp = Comparison.read(request)
+    profile = cached(
+        ["ward", area.code, cmp.period, cmp.baseline],
+        lambda: analysis.ward_profile(area.code, cmp.period, cmp.baseline),
+    )
+    themes = profile.sia.table.themes()
+    context = {
+        "area": area,
+        "form": cmp.form,
+        "periods": cmp.fields(),
+        "profile": profile,
+        "sia": profile.sia,
+        "totals": {
+            "current": sum(r.current for r in themes),
+            "baseline": sum(r.baseline for r in themes),
+        },
+        "chart": _profile_chart(profile),
+        "hotspots": _hotspot_map(profile.hotspots) if _can(request, Perm.VIEW_HOTSPOTS) else None,
+        "outline": selectors.area_geometry_json(area),
+        "show_places": _can(request, Perm.VIEW_POINTS),
+        "query": urlencode({"from": f"{cmp.period[0]:%Y-%m}", "to": f"{cmp.period[1]:%Y-%m}"}),
+        **_map_settings(),
+    }
+    return render(request, "hub/ward.html", context)
+
+
+def _profile_chart(profile: Any) -> str:
+    described = ", ".join(
+        f"{t.month:%b %Y}: {'no data' if t.total is None else t.total}" for t in profile.trend
+    )
+    return charts.line_chart(
+        [t.month for t in profile.trend],
+        [charts.Series("All incidents", [t.total for t in profile.trend])],
+        title=f"Incidents per month in {profile.ward.name} ({profile.ward.generation} boundaries)",
+        description=f"Incidents per month over the period and its baseline. {described}.",
+        y_label="Incidents",
+        chart_id="ward-trend",
+    )
+
+
+def _hotspot_map(report: Any) -> dict[str, Any] | None:
+    if report is None or report.cell_size is None:
+        return None
+    layer = geo.hotspot_features(report.cells, report.cell_size, report.method)
+    top = sorted(layer["features"], key=lambda f: -f["properties"]["value"])[:10]
+    return {"geojson": layer, "top": [f["properties"] for f in top], "report": report}
+
+
+def _sia_report(request: HttpRequest) -> tuple[Comparison, Area, Any]:
+    cmp = Comparison.read(request)
+    area = cmp.area(request)
+    report = cached(
+        ["sia", area.code, cmp.period, cmp.baseline, cmp.sources],
+        lambda: analysis.sia_for_area(area.code, cmp.period, cmp.baseline, sources=cmp.sources),
+    )
+    return cmp, area, report
+
+
+@require_GET
+@requires(Perm.VIEW_AGGREGATES)
+def sia(request: HttpRequest, partnership: str) -> HttpResponse:
+    """The SIA period comparison for an area of the partnership (default: its first
+    district), with significance and small-number markers and the generated findings."""
+    cmp, area, report = _sia_report(request)
+    context = {
+        "form": cmp.form,
+        "periods": cmp.fields(),
+        "area": area,
+        "sia": report,
+        "show_places": _can(request, Perm.VIEW_POINTS),
+    }
+    return render(request, "hub/sia.html", context)
+
+
+SIA_COLUMNS = [
+    "level", "theme", "theme_name", "category", "category_name", "baseline", "current",
+    "change", "change_pct", "rate_ratio", "ci_low", "ci_high", "p_value", "q_value",
+    "significant", "small_numbers",
+]  # fmt: skip
+
+
+@require_GET
+@requires(Perm.EXPORT_AGGREGATES)
+def export_sia(request: HttpRequest, partnership: str) -> HttpResponse:
+    cmp, area, report = _sia_report(request)
+    rows = report.rows()
+    body = render_rows(rows, SIA_COLUMNS, "csv") + "\n"
+    params = {**request.GET.dict(), "area": area.code}
+    name = f"{partnership}-sia-{area.code}-{cmp.period[0]:%Y-%m}-{cmp.period[1]:%Y-%m}.csv"
+    return csv_download(request, "sia", params, len(rows), body, name, point_level=False)
+
+
+@require_GET
+@requires(Perm.VIEW_FORECAST)
+def forecast(request: HttpRequest, partnership: str) -> HttpResponse:
+    """Next month's hotspots with their backtested accuracy beside them: if the accuracy
+    cannot be measured, the forecast is not shown either."""
+    membership = request.membership  # type: ignore[attr-defined]
+    form = ForecastForm(request.GET, selectors.filter_choices(membership.partnership))
+    form.is_valid()
+    code, through, cell = form.values()
+    area = core_selectors.area_get_for(
+        membership, code or _first_district(membership).code, levels=("district", "ward")
+    )
+    result = cached(
+        ["forecast", area.code, through, cell],
+        lambda: forecast_with_backtest(area.code, through, cell),
+    )
+    context = {
+        "form": form,
+        "area": area,
+        "cell": cell,
+        "cell_text": str(cell),
+        "through_month": through,
+        "outline": selectors.area_geometry_json(area),
+        **result,
+        **_map_settings(),
+    }
+    return render(request, "hub/forecast.html", context)
+
+
+def forecast_with_backtest(code: str, through: date, cell: int) -> dict[str, Any]:
+    """The forecast for the month after ``through`` and the backtest of the twelve months up
+    to it; only the pair, or neither (``withheld`` says why)."""
+    try:
+        test = analysis.backtest_for_area(
+            code, add_months(through, -(BACKTEST_MONTHS - 1)), through, cell
+        )
+        if not test.months:
+            raise BadQuery("no month in the twelve up to the forecast has data to score")
+        fc = analysis.forecast_for_area(code, through, cell, test.best(FORECAST_COVERAGE))
+    except BadQuery as exc:
+        return {"withheld": str(exc)}
+    top = fc.top(FORECAST_COVERAGE)
+    props = [
+        {
+            "rank": rank,
+            "key": f"{fc.x_sw[i]:.0f},{fc.y_sw[i]:.0f}",
+            "fill": geo.YLORRD_5[4 - min(4, 5 * (rank - 1) // len(top))],
+            "label": f"Rank {rank} of {len(top)} cells",
+        }
+        for rank, i in enumerate(top, start=1)
+    ]
+    j = test.coverages.index(min(test.coverages, key=lambda c: abs(c - FORECAST_COVERAGE)))
+    m = test.methods.index(fc.method)
+    return {
+        "n_cells": int(fc.score.size),
+        "method": fc.method,
+        "target": month_date(fc.target),
+        "through": month_date(fc.through),
+        "geojson": geo.squares(fc.x_sw[top], fc.y_sw[top], fc.size_m, props),
+        "test_rows": test.table(),
+        "coverage": test.coverages[j],
+        "hit_rate": float(test.mean_hit_rate()[m, j]),
+        "pai": float(test.mean_pai()[m, j]),
+        "scored_months": [f"{month_date(x):%b %Y}" for x in test.months],
+        "skipped": len(test.skipped),
+    }

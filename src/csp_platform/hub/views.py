@@ -1,0 +1,321 @@
+"""The hub page, its data endpoints and its exports: parse the filters, read, render.
+
+Every view here is partnership-scoped and declares its permission with ``@requires``; the
+JSON endpoints are ordinary views behind the same rules. The page and the endpoints read
+the same selectors with the same :class:`~csp_platform.hub.selectors.Filters`, so the map,
+the chart, the tables and the CSV files agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET
+
+from csp_platform.analysis import selectors as analysis
+from csp_platform.core import services as core_services
+from csp_platform.core.errors import BadQuery
+from csp_platform.core.output import render as render_rows
+from csp_platform.core.permissions import Perm, requires, role_allows
+from csp_platform.hub import charts, geo, selectors
+from csp_platform.hub.cache import cached
+from csp_platform.hub.forms import FilterForm
+from csp_platform.hub.selectors import Filters, Scope
+
+
+class Read:
+    """One request's form, filters and scope (an area outside the partnership is a 404)."""
+
+    def __init__(self, request: HttpRequest) -> None:
+        membership = request.membership  # type: ignore[attr-defined]
+        self.choices = selectors.filter_choices(membership.partnership)
+        self.form = FilterForm(request.GET, self.choices)
+        self.form.is_valid()
+        self.filters: Filters = self.form.filters()
+        self.scope: Scope = selectors.scope_for(membership, self.filters.area_code)
+        self.query = urlencode(self.filters.params(), doseq=True)
+
+    @property
+    def errors(self) -> dict[str, list[str]]:
+        return {k: [str(e) for e in v] for k, v in self.form.errors.items()}
+
+    @property
+    def summary(self) -> str:
+        """The filters in words: "Categories: Burglary. Sources: all. Themes: all."."""
+        f, c = self.filters, self.choices
+
+        def names(codes: tuple[str, ...], items: list[Any]) -> str:
+            chosen = [i.name for i in items if i.code in codes]
+            return ", ".join(chosen) if chosen else "all"
+
+        return (
+            f"Themes: {names(f.themes, c.themes)}. Categories: {names(f.categories, c.categories)}."
+            f" Sources: {names(f.sources, c.sources)}."
+        )
+
+
+@require_GET
+@requires(Perm.VIEW_AGGREGATES)
+def hub(request: HttpRequest, partnership: str) -> HttpResponse:
+    read = Read(request)
+    wards = selectors.ward_figures(read.scope, read.filters)
+    trend = selectors.trend(read.scope, read.filters)
+    rows, notes = selectors.breakdown(read.scope, read.filters)
+    context = {
+        "read": read,
+        "wards": wards,
+        "trend": trend,
+        "total": selectors.total(trend),
+        "chart": _trend_chart(read, trend),
+        "breakdown": rows,
+        "notes": notes + wards.notes,
+        "legend": _classes(wards),
+        "map": _map_config(request, read),
+    }
+    status = 400 if read.form.errors else 200
+    return render(request, "hub/hub.html", context, status=status)
+
+
+def _trend_chart(read: Read, trend: list[selectors.TrendPoint]) -> str:
+    months = [p.month for p in trend]
+    described = ", ".join(
+        f"{p.month:%b %Y}: {'no data' if p.incidents is None else p.incidents}" for p in trend
+    )
+    return charts.line_chart(
+        months,
+        [charts.Series("Incidents", [p.incidents for p in trend])],
+        title=f"Incidents per month, {read.scope.label}",
+        description=f"Incidents per month with the filters chosen. {described}.",
+        y_label="Incidents",
+    )
+
+
+def _classes(wards: selectors.WardTable) -> list[charts.ColourClass]:
+    decimals = 1 if wards.measure == "rate" else 0
+    return charts.quantile_classes([wards.value(r) for r in wards.rows], decimals=decimals)
+
+
+def _map_config(request: HttpRequest, read: Read) -> dict[str, Any]:
+    slug = read.scope.partnership.slug
+    can = request.membership  # type: ignore[attr-defined]
+
+    def url(name: str) -> str:
+        return f"{reverse(name, args=[slug])}?{read.query}"
+
+    return {
+        "data": url("hub:map_data"),
+        "hotspots": url("hub:hotspots_data") if role_allows(can.role, Perm.VIEW_HOTSPOTS) else "",
+        "points": url("hub:points_data") if role_allows(can.role, Perm.VIEW_POINTS) else "",
+        "tiles": settings.CSP_MAP_TILES,
+        "attribution": settings.CSP_MAP_ATTRIBUTION,
+        "bounds": selectors.bounds(read.scope.wards),
+    }
+
+
+def _bad_request(read: Read) -> JsonResponse:
+    return JsonResponse({"errors": read.errors}, status=400)
+
+
+@require_GET
+@requires(Perm.VIEW_AGGREGATES)
+def map_data(request: HttpRequest, partnership: str) -> JsonResponse:
+    """Wards of the scope as GeoJSON, with their counts, rates, rank and map colour."""
+    read = Read(request)
+    if read.form.errors:
+        return _bad_request(read)
+    wards = selectors.ward_figures(read.scope, read.filters)
+    classes = _classes(wards)
+    by_code = {w.code: w for w in read.scope.wards}
+    features = []
+    for row in wards.rows:
+        properties = {
+            **asdict(row),
+            "value": wards.value(row),
+            "fill": charts.colour_for(wards.value(row), classes),
+            "url": reverse("hub:ward", args=[partnership, row.code]) + f"?{read.query}",
+        }
+        geometry = selectors.area_geometry_json(by_code[row.code])
+        features.append({"type": "Feature", "properties": properties, "geometry": geometry})
+    return JsonResponse(
+        {
+            "type": "FeatureCollection",
+            "features": features,
+            "measure": wards.measure,
+            "measure_label": selectors.MEASURES[wards.measure],
+            "generation": wards.generation,
+            "classes": [
+                {**asdict(c), "label": c.label(1 if wards.measure == "rate" else 0)}
+                for c in classes
+            ],
+            "filters": read.filters.params(),
+            "notes": wards.notes,
+        }
+    )
+
+
+@require_GET
+@requires(Perm.VIEW_AGGREGATES)
+def trend_data(request: HttpRequest, partnership: str) -> JsonResponse:
+    read = Read(request)
+    if read.form.errors:
+        return _bad_request(read)
+    trend = selectors.trend(read.scope, read.filters)
+    return JsonResponse(
+        {
+            "area": read.scope.label,
+            "filters": read.filters.params(),
+            "months": [{"month": p.label, "incidents": p.incidents} for p in trend],
+        }
+    )
+
+
+@require_GET
+@requires(Perm.VIEW_POINTS)
+def points_data(request: HttpRequest, partnership: str) -> JsonResponse:
+    """Incidents grouped by published (police.uk snap) point; never exact locations."""
+    read = Read(request)
+    if read.form.errors:
+        return _bad_request(read)
+    found = selectors.points(read.scope, read.filters)
+    return JsonResponse(
+        {
+            "points": [asdict(p) for p in found.points],
+            "truncated": found.truncated,
+            "not_published": found.not_shown,
+            "filters": read.filters.params(),
+        }
+    )
+
+
+@require_GET
+@requires(Perm.VIEW_HOTSPOTS)
+def hotspots_data(request: HttpRequest, partnership: str) -> JsonResponse:
+    """Kernel-density hotspots of the scope on a BNG grid (250 m; 100 m for a ward)."""
+    read = Read(request)
+    if read.form.errors:
+        return _bad_request(read)
+    cell = 100 if read.scope.area is not None and read.scope.area.level == "ward" else 250
+    features: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for area in read.scope.totals_from:
+        layer = cached(
+            ["hotspots", area.code, read.filters.params(), cell],
+            lambda area=area: _hotspot_layer(area.code, read.filters, cell),
+        )
+        features += layer["features"]
+        notes += [n for n in layer["notes"] if n not in notes]
+    title = f"Kernel density, {cell} m cells"
+    return JsonResponse(
+        {"type": "FeatureCollection", "features": features, "title": title, "notes": notes}
+    )
+
+
+def _hotspot_layer(code: str, f: Filters, cell: int) -> dict[str, Any]:
+    try:
+        report = analysis.hotspots_for_area(
+            code,
+            f.period,
+            cell_size=cell,
+            method="kde",
+            sources=f.sources,
+            categories=f.categories,
+            themes=f.themes,
+        )
+    except BadQuery as exc:
+        return {"features": [], "notes": [str(exc)]}
+    layer = geo.hotspot_features(report.cells, cell, "kde")
+    return {"features": layer["features"], "notes": list(report.notes)}
+
+
+# ----------------------------------------------------------------------------------------
+# Exports: aggregates for roles allowed, points only for roles allowed; each one recorded
+
+
+def _aggregate_rows(read: Read, table: str) -> tuple[list[dict[str, Any]], list[str]]:
+    if table == "wards":
+        wards = selectors.ward_figures(read.scope, read.filters)
+        rows = [{**asdict(r), "rate_per_1000": r.rate} for r in wards.rows]
+        return rows, [
+            "rank",
+            "code",
+            "name",
+            "generation",
+            "incidents",
+            "population",
+            "rate_per_1000",
+        ]
+    if table == "trend":
+        trend = selectors.trend(read.scope, read.filters)
+        return [{"month": p.label, "incidents": p.incidents} for p in trend], ["month", "incidents"]
+    rows, _ = selectors.breakdown(read.scope, read.filters)
+    columns = ["theme", "theme_name", "category", "category_name", "incidents", "aggregate_count"]
+    return [asdict(r) for r in rows], columns
+
+
+def csv_download(
+    request: HttpRequest,
+    kind: str,
+    parameters: dict[str, Any],
+    rows: int,
+    body: str,
+    filename: str,
+    *,
+    point_level: bool,
+) -> HttpResponse:
+    """Record the export (who, role, partnership, what, filters), then hand the file over."""
+    core_services.export_record(
+        membership=request.membership,  # type: ignore[attr-defined]
+        kind=kind,
+        parameters=parameters,
+        rows=rows,
+        point_level=point_level,
+        route=request.get_full_path(),
+        ip=request.META.get("REMOTE_ADDR"),
+    )
+    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _csv(
+    request: HttpRequest,
+    read: Read,
+    kind: str,
+    rows: list[dict[str, Any]],
+    columns: list[str],
+    *,
+    point_level: bool,
+) -> HttpResponse:
+    f = read.filters
+    name = f"{read.scope.partnership.slug}-{kind}-{f.period[0]:%Y-%m}-{f.period[1]:%Y-%m}.csv"
+    body = render_rows(rows, columns, "csv") + "\n"
+    return csv_download(request, kind, f.params(), len(rows), body, name, point_level=point_level)
+
+
+@require_GET
+@requires(Perm.EXPORT_AGGREGATES)
+def export_aggregates(request: HttpRequest, partnership: str, table: str) -> HttpResponse:
+    read = Read(request)
+    if read.form.errors:
+        return _bad_request(read)
+    rows, columns = _aggregate_rows(read, table)
+    return _csv(request, read, table, rows, columns, point_level=False)
+
+
+@require_GET
+@requires(Perm.EXPORT_POINTS)
+def export_points(request: HttpRequest, partnership: str) -> HttpResponse:
+    read = Read(request)
+    if read.form.errors:
+        return _bad_request(read)
+    found = selectors.points(read.scope, read.filters, limit=100_000)
+    rows = [asdict(p) for p in found.points]
+    return _csv(
+        request, read, "points", rows, ["lon", "lat", "location", "incidents"], point_level=True
+    )

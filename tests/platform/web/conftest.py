@@ -1,0 +1,151 @@
+"""Web tests: personas (one per role in Middlesbrough, plus outsiders) and real Cleveland
+data (four police.uk months), committed once per test module and removed afterwards.
+
+Test-client tests run inside a transaction on top of that world (writes are rolled back).
+Browser tests (``@pytest.mark.browser``) need a live server, hence committed data of their
+own: they build it per test with :func:`build_world` (pytest-django flushes after each).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.core.management import call_command
+
+from csp_platform.areas import services as area_services
+from csp_platform.areas.models import Area
+from csp_platform.core import services as core_services
+from csp_platform.core.models import (
+    ExportRecord,
+    Membership,
+    Organisation,
+    Partnership,
+    Role,
+    SignInThrottle,
+)
+from csp_platform.incidents import services as incident_services
+from csp_platform.incidents.models import AreaMonthCount, ImportBatch, Incident, Source
+from tests.conftest import DATA
+from tests.platform.conftest import CLEVELAND
+
+PASSWORD = "a long test passphrase 2024"
+MONTHS = ("2018-11", "2018-12", "2019-01", "2019-02")
+MIDDLESBROUGH = "middlesbrough"
+# A ward of Middlesbrough (2013 boundaries) and one of Hartlepool (another partnership).
+MIDDLEHAVEN = "E05001497"
+HARTLEPOOL_WARD = "E05008942"
+
+# persona -> (partnership slug, role, organisation slug)
+PERSONAS: dict[str, tuple[str, Role, str]] = {
+    "analyst": (MIDDLESBROUGH, Role.ANALYST, "cleveland-police"),
+    "officer": (MIDDLESBROUGH, Role.PARTNER_OFFICER, "cleveland-fire-brigade"),
+    "manager": (MIDDLESBROUGH, Role.PARTNERSHIP_MANAGER, "middlesbrough-council"),
+    "councillor": (MIDDLESBROUGH, Role.COUNCILLOR, "middlesbrough-council"),
+    "data_manager": (MIDDLESBROUGH, Role.DATA_MANAGER, "middlesbrough-council"),
+    "administrator": (MIDDLESBROUGH, Role.ADMINISTRATOR, "middlesbrough-council"),
+    # An analyst of another partnership: an outsider to Middlesbrough.
+    "outsider": ("hartlepool", Role.ANALYST, "hartlepool-council"),
+}
+ROLE_OF = {name: role for name, (_, role, _) in PERSONAS.items()}
+
+
+def police_files(months: tuple[str, ...] = MONTHS) -> list[Path]:
+    folder = DATA / "police" / "cleveland"
+    return [folder / m / f"{m}-cleveland-street.csv" for m in months]
+
+
+def areas_ensure() -> None:
+    """Cleveland's districts, wards and LSOAs with population (if not already there)."""
+    if Area.objects.filter(level="lsoa").exists():
+        return
+    bounds = DATA / "boundaries"
+    for level, folder in (("district", "districts_2011"), ("ward", "wards_2013"), ("lsoa", "lsoa_2011")):
+        area_services.areas_import(
+            [bounds / folder / f"{c}.geojson" for c in CLEVELAND], level=level
+        )
+    area_services.population_import(
+        DATA / "population" / "census2011_lsoa_population_households.csv"
+    )
+
+
+def personas_create() -> dict[str, Any]:
+    core_services.partnerships_cleveland_ensure()
+    users: dict[str, Any] = {}
+    model = get_user_model()
+    for name, (slug, role, org) in PERSONAS.items():
+        user = model.objects.create_user(username=name, password=PASSWORD)
+        core_services.membership_set(
+            user=user,
+            partnership=Partnership.objects.get(slug=slug),
+            organisation=Organisation.objects.get(slug=org),
+            role=role,
+        )
+        users[name] = user
+    users["no_membership"] = model.objects.create_user(username="nobody", password=PASSWORD)
+    return users
+
+
+def build_world(months: tuple[str, ...] = MONTHS) -> dict[str, Any]:
+    """Areas, the four Cleveland partnerships, personas and police.uk months."""
+    areas_ensure()
+    incident_services.police_uk_import(police_files(months))
+    return personas_create()
+
+
+def world_remove() -> None:
+    Incident.objects.all().delete()
+    AreaMonthCount.objects.all().delete()
+    ImportBatch.objects.all().delete()
+    Source.objects.all().delete()
+    Membership.objects.all().delete()
+    ExportRecord.objects.all()._raw_delete(ExportRecord.objects.db)  # append-only model
+    SignInThrottle.objects.all().delete()
+    get_user_model().objects.all().delete()
+    Partnership.objects.all().delete()
+    Organisation.objects.all().delete()
+
+
+@pytest.fixture(scope="module")
+def world(cleveland_areas: None, django_db_blocker: Any) -> Iterator[dict[str, Any]]:
+    """Committed for the module: personas and four months of Cleveland police data."""
+    with django_db_blocker.unblock():
+        world_remove()
+        users = build_world()
+    yield users
+    with django_db_blocker.unblock():
+        world_remove()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@dataclass
+class Personas:
+    users: dict[str, Any]
+
+    def __getitem__(self, name: str) -> Any:
+        return self.users[name]
+
+
+@pytest.fixture
+def personas(world: dict[str, Any], db: None) -> Personas:
+    return Personas(world)
+
+
+def csp_json(*args: str) -> list[dict[str, Any]]:
+    """`csp COMMAND ... --format json` as an analyst would run it."""
+    out = StringIO()
+    call_command(*args, "--format", "json", stdout=out, stderr=StringIO())
+    return json.loads(out.getvalue())

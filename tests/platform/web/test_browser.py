@@ -1,0 +1,323 @@
+"""The hub in a real headless Chromium (Debian's), against a live server on real data.
+
+Each test signs in, uses the pages as a person would (keyboard-reachable controls, the
+filter form, links), checks what is drawn against `csp counts`, and runs axe-core on every
+page it visits (no serious or critical violation). With ``CSP_SCREENSHOTS=DIR`` each page
+is also saved as a PNG (``make screenshots`` writes docs/screenshots/).
+
+axe is injected with ``add_script_tag``, which the pages' Content-Security-Policy forbids
+(no inline script), so the accessibility checks run in a context that bypasses the policy;
+the journeys themselves run with the policy enforced, and a test checks that no page
+reports a policy violation.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.urls import reverse
+
+from csp_platform.incidents.models import Incident
+from tests.platform.web.conftest import (
+    MIDDLEHAVEN,
+    MIDDLESBROUGH,
+    PASSWORD,
+    areas_ensure,
+    build_world,
+    csp_json,
+    personas_create,
+    police_files,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[3]
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+VIEWPORT = {"width": 1280, "height": 900}
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    if not AXE.is_file():
+        pytest.fail(f"{AXE} is missing: run `make install` (npm ci)")
+    # Playwright's sync API keeps an event loop in this thread; the test's own database
+    # calls (fixtures, checks) are still synchronous, so Django's guard is lifted here.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            yield browser
+            browser.close()
+    finally:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+class Visit:
+    """A signed-in browser session: pages, axe checks and screenshots."""
+
+    def __init__(self, chromium: Any, base: str, shots: Path, *, axe: bool) -> None:
+        self.base = base
+        self.shots = shots
+        self.context = chromium.new_context(viewport=VIEWPORT, bypass_csp=axe)
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def sign_in(self, username: str) -> None:
+        self.page.goto(self.base + "/sign-in/")
+        self.page.fill("#id_username", username)
+        self.page.fill("#id_password", PASSWORD)
+        self.page.click("button:has-text('Sign in')")
+        self.page.wait_for_load_state()
+
+    def go(self, path: str, ready: str | None = None) -> Any:
+        self.page.goto(self.base + path)
+        if ready:
+            self.page.wait_for_selector(ready, state="attached", timeout=30_000)
+        return self.page
+
+    def check_accessibility(self, name: str) -> None:
+        """axe-core: no serious or critical violations (WCAG 2.x A and AA rules)."""
+        self.page.add_script_tag(path=str(AXE))
+        result = self.page.evaluate(
+            """async () => await axe.run(document, {
+                runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa',
+                                                'wcag22aa', 'best-practice']},
+                resultTypes: ['violations']})"""
+        )
+        bad = [
+            f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes'][:3]]}"
+            for v in result["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+        assert not bad, f"{name}: " + "; ".join(bad)
+
+    def screenshot(self, name: str) -> None:
+        self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("CSP_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def visit(chromium: Any, live_server: Any, shots: Path) -> Iterator[Any]:
+    opened: list[Visit] = []
+
+    def make(username: str, *, axe: bool = False) -> Visit:
+        v = Visit(chromium, live_server.url, shots, axe=axe)
+        v.sign_in(username)
+        opened.append(v)
+        return v
+
+    yield make
+    for v in opened:
+        v.close()
+
+
+@pytest.fixture
+def live_world(transactional_db: None) -> dict[str, Any]:
+    """Committed data for the live server (flushed by pytest-django after the test)."""
+    return build_world()
+
+
+def _drawn(page: Any) -> dict[str, Any]:
+    """What the page shows: wards drawn on the map, chart points, table rows."""
+    return page.evaluate(
+        """() => ({
+        map: [...document.querySelectorAll('#hub-map path[data-ward]')]
+               .map(e => [e.dataset.ward, +e.dataset.incidents]),
+        chart: Object.fromEntries([...document.querySelectorAll('#trend-svg circle[data-month]')]
+               .map(e => [e.dataset.month, +e.dataset.value])),
+        categories: Object.fromEntries([...document.querySelectorAll('#breakdown-table tr[data-category]')]
+               .map(e => [e.dataset.category, +e.dataset.incidents])),
+        ranking: [...document.querySelectorAll('#ward-table tr[data-ward]')]
+               .map(e => [e.dataset.ward, +e.dataset.incidents]),
+        total: document.querySelector('#total-incidents').textContent.trim(),
+      })"""
+    )
+
+
+def test_sign_in_filter_by_ward_and_category_and_the_figures_agree_with_csp_counts(live_world, visit):
+    v = visit("analyst")
+    page = v.page
+    assert page.url.endswith(f"/p/{MIDDLESBROUGH}/")
+    page.wait_for_selector("#hub-map[data-ready='1']", state="attached")
+    v.screenshot("hub")
+
+    # Filter as a person would: the area list, the period, a category box, then Apply.
+    page.select_option("#f-area", MIDDLEHAVEN)
+    page.select_option("#f-from", "2018-11")
+    page.select_option("#f-to", "2019-02")
+    page.click("summary:has-text('Categories')")
+    page.check("#f-category-burglary")
+    page.click("button:has-text('Apply filters')")
+    page.wait_for_selector("#hub-map[data-ready='1']", state="attached")
+    assert f"area={MIDDLEHAVEN}" in page.url and "category=burglary" in page.url
+
+    cli = ["--from", "2018-11", "--to", "2019-02", "--category", "burglary"]
+    months = {
+        r["month"]: r["incidents"]
+        for r in csp_json("csp_counts", "--by", "month", "--area", MIDDLEHAVEN, *cli)
+    }
+    ward_total = next(
+        r["incidents"]
+        for r in csp_json("csp_counts", "--by", "ward", "--area", "E06000002", *cli)
+        if r["ward"] == MIDDLEHAVEN
+    )
+    categories = {
+        r["category"]: r["incidents"]
+        for r in csp_json("csp_counts", "--by", "category", "--area", MIDDLEHAVEN, *cli)
+    }
+    drawn = _drawn(page)
+    assert drawn["map"] == [[MIDDLEHAVEN, ward_total]]
+    assert drawn["chart"] == months
+    assert drawn["categories"] == categories
+    assert drawn["ranking"] == [[MIDDLEHAVEN, ward_total]]
+    assert drawn["total"] == f"{ward_total:,}"
+    assert int(page.get_attribute("#hub-map", "data-points-loaded")) > 0
+    assert page.get_attribute("#hub-map", "data-hotspots-loaded") is not None
+
+    # The address holds the filters: opening it again shows the same view.
+    again = v.context.new_page()
+    again.goto(page.url)
+    assert again.input_value("#f-area") == MIDDLEHAVEN
+    assert again.is_checked("#f-category-burglary")
+    again.close()
+    assert not v.errors, v.errors  # nothing broke, and no Content-Security-Policy violation
+
+    checker = visit("analyst", axe=True)
+    checker.go(page.url.replace(v.base, ""), "#hub-map[data-ready='1']")
+    checker.check_accessibility("hub (filtered)")
+    checker.screenshot("hub-ward-and-category")
+
+
+def test_the_map_works_with_no_base_map_and_by_keyboard(live_world, visit):
+    v = visit("analyst")
+    page = v.go(f"/p/{MIDDLESBROUGH}/?from=2019-01&to=2019-02&measure=rate", "#hub-map[data-ready='1']")
+    assert page.locator("#hub-map path[data-ward]").count() == 23
+    assert page.locator("#hub-map img.leaflet-tile").count() == 0  # no tiles requested
+    page.focus("#hub-map")
+    page.keyboard.press("+")  # Leaflet's keyboard zoom
+    page.keyboard.press("ArrowLeft")
+    assert page.locator(".leaflet-control-layers input").count() >= 2
+    assert not v.errors, v.errors
+
+
+def test_ward_profile_sia_and_forecast_pages_are_readable_and_printable(live_world, visit):
+    v = visit("analyst", axe=True)
+    query = "from=2019-01&to=2019-02&baseline_from=2018-11&baseline_to=2018-12"
+
+    page = v.go(f"/p/{MIDDLESBROUGH}/wards/")
+    v.check_accessibility("ward list")
+    page.click(f"a[href='/p/{MIDDLESBROUGH}/wards/{MIDDLEHAVEN}/']")
+    page.wait_for_selector("h1")
+    assert "Middlehaven ward (2013 boundaries)" in page.inner_text("h1")
+    page = v.go(f"/p/{MIDDLESBROUGH}/wards/{MIDDLEHAVEN}/?{query}", "#area-map[data-ready='1']")
+    assert page.locator("#sia-table tr[data-level='theme']").count() >= 5
+    assert page.locator("#findings-list li").count() >= 1
+    assert page.locator("#places-table tbody tr").count() >= 1
+    assert page.locator("#peer-sentences li").count() >= 1
+    v.check_accessibility("ward profile")
+    v.screenshot("ward-profile")
+
+    page = v.go(f"/p/{MIDDLESBROUGH}/sia/?area=E06000002&{query}")
+    rows = page.locator("#sia-table tbody tr")
+    assert rows.count() >= 10
+    markers = page.locator("#sia-table [data-marker]").all_inner_texts()
+    assert any(m.startswith("Significant") for m in markers)
+    v.check_accessibility("SIA")
+    v.screenshot("sia")
+    page.emulate_media(media="print")
+    assert page.locator("form.csp-filters").is_hidden()
+    assert page.locator(".govuk-service-navigation").is_hidden()
+    assert page.locator("#sia-table").is_visible()
+    v.screenshot("sia-print")
+    page.emulate_media(media="screen")
+
+    page = v.go(f"/p/{MIDDLESBROUGH}/forecast/", "#area-map[data-ready='1']")
+    assert page.locator("#forecast-accuracy").is_visible()
+    assert int(page.get_attribute("#area-map", "data-cells")) > 0
+    assert "%" in page.inner_text("#hit-rate")
+    v.check_accessibility("forecast")
+    v.screenshot("forecast")
+
+
+def test_upload_a_file_and_see_the_all_or_nothing_result(live_world, visit, tmp_path):
+    v = visit("data_manager", axe=True)
+    page = v.go(f"/p/{MIDDLESBROUGH}/data/")
+    assert "Cleveland Police street-level crime" in page.inner_text("#sources-table")
+    v.check_accessibility("data page")
+    v.screenshot("data")
+
+    good = police_files(("2018-10",))[0]
+    bad = tmp_path / "2018-10-cleveland-street.csv"
+    lines = good.read_text().splitlines()
+    lines[700] = lines[700].replace("2018-10", "2018-1X", 1)
+    bad.write_text("\n".join(lines) + "\n")
+    before = Incident.objects.count()
+
+    page.click("a:has-text('Upload a file')")
+    page.wait_for_selector("#upload-form")
+    v.check_accessibility("upload page")
+    page.set_input_files("#id_file", str(bad))
+    page.click("#upload-button")
+    page.wait_for_selector("#upload-rejected", timeout=60_000)
+    assert "Nothing was imported" in page.inner_text("#upload-rejected")
+    assert Incident.objects.count() == before
+    v.check_accessibility("upload rejected")
+    v.screenshot("upload-rejected")
+
+    page.set_input_files("#id_file", str(good))
+    page.click("#upload-button")
+    page.wait_for_selector("#upload-accepted", timeout=60_000)
+    added = int(page.inner_text("#upload-summary [data-field='rows_new']"))
+    assert added == len(lines) - 1 and Incident.objects.count() == before + added
+    v.check_accessibility("upload accepted")
+    v.screenshot("upload-accepted")
+
+
+def test_sign_in_error_and_refusal_pages_are_accessible(transactional_db, chromium, live_server, shots):
+    areas_ensure()
+    personas_create()
+    v = Visit(chromium, live_server.url, shots, axe=True)
+    try:
+        v.go("/sign-in/")
+        v.check_accessibility("sign-in")
+        v.screenshot("sign-in")
+        v.page.fill("#id_username", "councillor")
+        v.page.fill("#id_password", "not the password")
+        v.page.click("button:has-text('Sign in')")
+        v.page.wait_for_selector(".govuk-error-summary")
+        v.check_accessibility("sign-in error")
+        v.sign_in("councillor")
+        page = v.go(reverse("hub:forecast", args=[MIDDLESBROUGH]))
+        assert "You cannot see this page" in page.inner_text("h1")
+        v.check_accessibility("403")
+        page = v.go("/p/hartlepool/")
+        assert "Page not found" in page.inner_text("h1")
+        v.check_accessibility("404")
+    finally:
+        v.close()

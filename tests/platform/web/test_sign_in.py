@@ -1,0 +1,156 @@
+"""Sign-in, the pause after failed attempts, session timeouts, and nothing without signing in."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+
+import pytest
+from django.test import Client, override_settings
+from django.urls import NoReverseMatch, get_resolver, reverse
+from django.utils import timezone
+
+from csp_platform.core import services
+from csp_platform.core.middleware import STARTED
+from csp_platform.core.models import SignInThrottle
+from tests.platform.test_conventions import walk
+from tests.platform.web.conftest import MIDDLESBROUGH, PASSWORD
+
+SIGN_IN = "/sign-in/"
+
+
+def sign_in(client: Client, username: str, password: str):  # type: ignore[no-untyped-def]
+    return client.post(SIGN_IN, {"username": username, "password": password})
+
+
+def error_text(response) -> str:  # type: ignore[no-untyped-def]
+    found = re.search(rb'govuk-error-summary__list"><li><a href="#id_username">(.*?)</a>', response.content)
+    return found.group(1).decode() if found else ""
+
+
+def test_a_member_signs_in_with_a_new_session_key_and_lands_on_their_hub(personas):
+    client = Client()
+    client.get(SIGN_IN)
+    before = client.cookies.get("sessionid")
+    response = sign_in(client, "analyst", PASSWORD)
+    assert response.status_code == 302
+    assert client.cookies["sessionid"].value != (before.value if before else None)
+    assert client.get(response["Location"]).status_code == 302  # home -> the only partnership
+    assert client.get(reverse("hub:hub", args=[MIDDLESBROUGH])).status_code == 200
+
+
+def test_known_and_unknown_usernames_get_the_same_answer(personas):
+    known = sign_in(Client(), "analyst", "wrong password")
+    unknown = sign_in(Client(), "nobody-by-that-name", "wrong password")
+    assert known.status_code == unknown.status_code == 200
+    assert error_text(known) and error_text(known) == error_text(unknown)
+
+
+@pytest.mark.parametrize("username", ["analyst", "no-such-user"])
+def test_six_failures_pause_signing_in_even_with_the_right_password(personas, username):
+    client = Client()
+    answers = [error_text(sign_in(client, username, f"wrong {i}")) for i in range(6)]
+    assert "this username is paused" in answers[-1] and "this username is paused" not in answers[0]
+    after = sign_in(client, username, PASSWORD)
+    assert after.status_code == 200 and "this username is paused" in error_text(after)
+    # the pause ends after 30 minutes
+    SignInThrottle.objects.filter(username=username).update(
+        locked_until=timezone.now() - timedelta(seconds=1)
+    )
+    if username == "analyst":
+        assert sign_in(client, username, PASSWORD).status_code == 302
+
+
+def test_the_answers_for_a_paused_known_and_unknown_username_are_identical(personas):
+    for name in ("analyst", "no-such-user"):
+        for i in range(6):
+            sign_in(Client(), name, f"wrong {i}")
+    known, unknown = sign_in(Client(), "analyst", PASSWORD), sign_in(Client(), "no-such-user", "x")
+    assert known.status_code == unknown.status_code
+    assert error_text(known) == error_text(unknown)
+
+
+def test_failures_spread_over_more_than_the_pause_length_never_pause(personas):
+    now = timezone.now()
+    for i in range(10):
+        paused = services.sign_in_failed("analyst", now=now + timedelta(minutes=31 * i))
+        assert not paused
+
+
+def test_a_session_ends_after_30_idle_minutes_and_after_10_hours_in_any_case(personas):
+    client = Client()
+    assert sign_in(client, "analyst", PASSWORD).status_code == 302
+    hub = reverse("hub:hub", args=[MIDDLESBROUGH])
+    assert client.get(hub).status_code == 200
+    assert client.session.get_expiry_age() <= 30 * 60
+    session = client.session
+    session[STARTED] = int(time.time()) - 10 * 3600 - 1
+    session.save()
+    response = client.get(hub)
+    assert response.status_code == 302 and response["Location"].startswith(SIGN_IN)
+    assert client.get(hub).status_code == 302  # signed out, not just redirected once
+
+
+@override_settings(SESSION_COOKIE_AGE=1)
+def test_an_idle_session_expires(personas):
+    client = Client()
+    sign_in(client, "analyst", PASSWORD)
+    time.sleep(1.1)
+    assert client.get(reverse("hub:hub", args=[MIDDLESBROUGH])).status_code == 302
+
+
+def test_deactivating_a_user_ends_their_session_on_the_next_request(personas):
+    client = Client()
+    sign_in(client, "analyst", PASSWORD)
+    personas["analyst"].is_active = False
+    personas["analyst"].save()
+    assert client.get(reverse("hub:hub", args=[MIDDLESBROUGH])).status_code == 302
+
+
+def test_an_administrator_can_end_a_users_sessions(personas):
+    client = Client()
+    sign_in(client, "analyst", PASSWORD)
+    assert services.user_sessions_end(personas["analyst"]) == 1
+    assert client.get(reverse("hub:hub", args=[MIDDLESBROUGH])).status_code == 302
+
+
+def test_sign_in_does_not_follow_a_next_address_to_another_site(personas):
+    response = Client().post(
+        SIGN_IN + "?next=https://evil.example/", {"username": "analyst", "password": PASSWORD}
+    )
+    assert response.status_code == 302 and response["Location"] == "/"
+
+
+def _address(name: str) -> str:
+    samples = {"partnership": MIDDLESBROUGH, "code": "E05001497"}
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        pass
+    try:
+        return reverse(name, kwargs={"partnership": samples["partnership"]})
+    except NoReverseMatch:
+        return reverse(name, kwargs=samples)
+
+
+def test_nothing_but_the_sign_in_page_answers_without_signing_in(personas):
+    client = Client()
+    for name, _ in walk(get_resolver()):
+        response = client.get(_address(name))
+        if name == "core:sign_in":
+            assert response.status_code == 200
+        else:
+            assert response.status_code == 302, name
+            assert response["Location"].startswith(SIGN_IN), name
+
+
+def test_the_security_headers_are_on_every_page(personas):
+    client = Client()
+    page = client.get(SIGN_IN)
+    policy = page["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "'unsafe-inline'" not in policy
+    assert page["X-Frame-Options"] == "DENY"
+    assert page["X-Content-Type-Options"] == "nosniff"
+    assert page["Referrer-Policy"] == "same-origin"
+    assert b"<script>" not in page.content  # no inline script anywhere
