@@ -1,14 +1,16 @@
 """From the incident store to arrays: what the analysis selectors count and map.
 
-Two read paths, the same numbers (tests hold them to it):
+Three read paths, the same numbers (tests hold them to it):
 
-* an area the incidents are **linked** to (the newest generation of LSOAs, wards and
-  districts) is read through its foreign key: monthly counts from
-  :class:`~csp_platform.incidents.models.AreaMonthCount`, rows through the
-  ``(ward, month)``/``(district, month)`` indexes;
-* any other area (a custom area, an MSOA, an older ward generation) is read as the rows in its
-  bounding box, kept when the point lies in its polygon (:func:`csp_analytics.geo.
-  assign_points`). Rows without coordinates cannot be placed in such an area.
+* wards and districts of the newest generation: monthly counts from
+  :class:`~csp_platform.incidents.models.AreaMonthCount` (kept by the import), rows through
+  the incidents' ``ward``/``district`` links and their ``(ward, month)``/``(district, month)``
+  indexes;
+* LSOAs of the newest generation: the incidents' ``lsoa`` link (the monthly table does not
+  keep LSOAs, docs/data-model.md);
+* any other area (a custom area, an MSOA, an older ward generation): the rows in its bounding
+  box, kept when the point lies in its polygon (:func:`csp_analytics.geo.assign_points`).
+  Rows without coordinates cannot be placed in such an area.
 
 **Months with data.** A month counts only when every source that contributes to the area
 has data for it (any row at all, anywhere). A month a source has not published is a gap, and
@@ -37,6 +39,7 @@ from csp_platform.core.errors import BadQuery
 from csp_platform.incidents.models import AreaMonthCount, Category, Incident, Source, Theme
 
 LINKED_LEVELS = ("lsoa", "ward", "district")
+MONTHLY_LEVELS = ("ward", "district")  # the levels AreaMonthCount keeps
 UNKNOWN = ("unknown", "Unknown category", "unknown", "Not yet categorised")
 
 
@@ -79,6 +82,11 @@ class Scope:
     @property
     def ref(self) -> AreaRef:
         return AreaRef.of(self.area)
+
+    @property
+    def monthly(self) -> bool:
+        """Does the monthly table hold this area's counts?"""
+        return self.linked and self.area.level in MONTHLY_LEVELS
 
 
 def scope_for(
@@ -125,12 +133,17 @@ def category_ids(categories: Sequence[str], themes: Sequence[str]) -> tuple[int,
     return tuple(qs.values_list("id", flat=True))
 
 
-def is_linked(area: Area) -> bool:
+def is_linked(area: Area, newest: dict[str, str] | None = None) -> bool:
     """Are incidents linked to this area by foreign key (newest generation of its level)?"""
     if area.level not in LINKED_LEVELS:
         return False
-    newest = Area.objects.filter(level=area.level).aggregate(g=Max("generation"))["g"]
-    return bool(area.generation == newest)
+    newest = newest if newest is not None else newest_generations()
+    return bool(area.generation == newest.get(area.level))
+
+
+def newest_generations() -> dict[str, str]:
+    rows = Area.objects.values_list("level").annotate(g=Max("generation")).order_by()
+    return {level: g for level, g in rows}
 
 
 def _filters(scope: Scope, first: date | None, last: date) -> Q:
@@ -152,7 +165,7 @@ COUNT_SCHEMA = {"source_id": pl.Int64, "month": pl.Date, "category_id": pl.Int64
 
 def monthly_counts(scope: Scope, first: date | None, last: date) -> pl.DataFrame:
     """Incidents in the area per (source_id, month, category_id), months first..last."""
-    if scope.linked:
+    if scope.monthly:
         rows = (
             AreaMonthCount.objects.filter(_filters(scope, first, last))
             .filter(area=scope.area, kind=AreaMonthCount.Kind.INCIDENT, period_months=1)
@@ -171,26 +184,44 @@ def monthly_counts(scope: Scope, first: date | None, last: date) -> pl.DataFrame
 def counts_by_area(
     areas: Sequence[Area], scope: Scope, first: date, last: date
 ) -> dict[int, pl.DataFrame]:
-    """Monthly counts (as :func:`monthly_counts`) for each of several areas, keyed by id."""
-    out: dict[int, pl.DataFrame] = {}
-    linked = [a for a in areas if is_linked(a)]
-    if linked:
+    """Monthly counts (as :func:`monthly_counts`) for each of several areas, keyed by id.
+
+    One query for the areas in the monthly table, one for linked LSOAs, and the rows of
+    each other area.
+    """
+    newest = newest_generations()
+    linked = [a for a in areas if is_linked(a, newest)]
+    table = [a for a in linked if a.level in MONTHLY_LEVELS]
+    found: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    if table:
         rows = (
             AreaMonthCount.objects.filter(_filters(scope, first, last))
-            .filter(area__in=linked, kind=AreaMonthCount.Kind.INCIDENT, period_months=1)
+            .filter(area__in=table, kind=AreaMonthCount.Kind.INCIDENT, period_months=1)
             .values_list("area_id", "source_id", "month", "category_id")
             .annotate(total=Sum("n"))
             .order_by()
         )
-        grouped: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
         for area_id, s, m, c, n in rows:
-            grouped[area_id].append((s, m, c, round(n)))
-        for a in linked:
-            out[a.pk] = pl.DataFrame(grouped.get(a.pk, []), schema=COUNT_SCHEMA, orient="row")
+            found[area_id].append((s, m, c, round(n)))
+    lsoas = [a for a in linked if a.level == "lsoa"]
+    if lsoas:
+        by_lsoa = (
+            Incident.objects.filter(_filters(scope, first, last))
+            .filter(lsoa_id__in=[a.pk for a in lsoas])
+            .values_list("lsoa_id", "source_id", "month", "category_id")
+            .annotate(total=Count("id"))
+            .order_by()
+        )
+        for area_id, s, m, c, n in by_lsoa:
+            found[area_id].append((s, m, c, n))
+    out = {
+        a.pk: pl.DataFrame(found.get(a.pk, []), schema=COUNT_SCHEMA, orient="row") for a in linked
+    }
     for a in areas:
         if a.pk not in out:
-            other = Scope(a, scope.source_ids, scope.category_ids, False)
-            out[a.pk] = monthly_counts(other, first, last)
+            out[a.pk] = monthly_counts(
+                Scope(a, scope.source_ids, scope.category_ids, False), first, last
+            )
     return out
 
 
@@ -233,23 +264,27 @@ def _frame(qs: Any, columns: list[str]) -> pl.DataFrame:
 
 
 def grouped(
-    scope: Scope, first: date | None, last: date, keys: Sequence[str], *, located: bool = False
+    scope: Scope, months: Sequence[date], keys: Sequence[str], *, located: bool = False
 ) -> pl.DataFrame:
-    """Incidents in the area counted per combination of ``keys`` (column ``n``).
+    """Incidents in the area in ``months`` counted per combination of ``keys`` (column ``n``).
 
     Linked areas are grouped by the database; other areas read their rows and group them.
     ``located`` keeps only incidents with coordinates.
     """
+    first, last = min(months), max(months)
     if scope.linked:
         qs = Incident.objects.filter(_filters(scope, first, last)).filter(
             **{f"{scope.area.level}_id": scope.area.pk}
         )
+        if len(months) < month_number(last) - month_number(first) + 1:
+            qs = qs.filter(month__in=list(months))
         if located:
             qs = qs.filter(lon__isnull=False, lat__isnull=False)
         rows = qs.values_list(*keys).annotate(total=Count("id")).order_by()
         schema = {**{c: _TYPES.get(c, pl.Int64) for c in keys}, "n": pl.Int64}
         return pl.DataFrame(list(rows), schema=schema, orient="row")
-    frame = area_rows(scope, first, last, list(dict.fromkeys([*keys, "lon"])))
+    frame = area_rows(scope, first, last, list(dict.fromkeys([*keys, "lon", "month"])))
+    frame = frame.filter(pl.col("month").is_in(list(months)))
     if located:
         frame = frame.filter(pl.col("lon").is_not_null())
     return frame.group_by(list(keys)).agg(pl.len().cast(pl.Int64).alias("n"))
@@ -319,6 +354,8 @@ class Coverage:
     def note(self, what: str) -> str | None:
         if not self.gaps:
             return None
+        if not self.sources:
+            return f"{what}: no source has ever recorded an incident here, so no month has data."
         parts = [f"{month_label(m)} ({', '.join(s)})" for m, s in sorted(self.gaps.items())]
         return (
             f"{what}: no data for {'; '.join(parts)}. These months are gaps, left out of the "
@@ -374,29 +411,46 @@ def covering_sources(
 ) -> dict[int, list[int]]:
     """The sources whose months decide each area's months with data.
 
-    The sources with incidents in the area in the months counted; for an area with none,
-    the sources that have ever recorded an incident there (a force with no data for the
-    period leaves the area without data, not at zero); failing that, every source of the
-    scope that has data in the months.
+    The sources with incidents in the area in the months counted. For an area with none:
+    the sources that have ever recorded an incident there (a ward or district), or in its
+    district (an LSOA or an area with a parent district), so that a force without data for
+    the period leaves the area without data, not at zero; a ward or district no source has
+    ever recorded in has no data at all. An area with no district to go by takes every
+    source of the scope that has data in the months.
     """
     out = {
         a.pk: sorted(set(counts[a.pk].filter(pl.col("n") > 0)["source_id"].to_list()))
         for a in areas
     }
-    empty = [a for a in areas if not out[a.pk] and is_linked(a)]
-    if empty:
+    newest = newest_generations()
+    held_in: dict[int, list[int]] = defaultdict(list)  # area asked about -> areas it decides
+    fallback: list[int] = []
+    for a in areas:
+        if out[a.pk]:
+            continue
+        if is_linked(a, newest) and a.level in MONTHLY_LEVELS:
+            held_in[a.pk].append(a.pk)
+        elif getattr(a, "parent_id", None) is not None:
+            held_in[a.parent_id].append(a.pk)  # type: ignore[attr-defined]
+        else:
+            fallback.append(a.pk)
+    if held_in:
         ever = (
             AreaMonthCount.objects.filter(
-                area__in=empty, kind=AreaMonthCount.Kind.INCIDENT, source_id__in=scope.source_ids
+                area__in=list(held_in),
+                kind=AreaMonthCount.Kind.INCIDENT,
+                source_id__in=scope.source_ids,
             )
             .values_list("area_id", "source_id")
             .distinct()
             .order_by()
         )
-        for area_id, source_id in ever:
-            out[area_id].append(source_id)
-    fallback = calendar.with_data()
-    return {area_id: sorted(set(s)) or fallback for area_id, s in out.items()}
+        for where, source_id in ever:
+            for area_id in held_in[where]:
+                out[area_id].append(source_id)
+    for area_id in fallback:
+        out[area_id] = calendar.with_data()
+    return {area_id: sorted(set(s)) for area_id, s in out.items()}
 
 
 def covered(

@@ -20,13 +20,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Any, TypeVar, cast
+from typing import TypeVar, cast
 
 import numpy as np
 import polars as pl
 
 from csp_analytics.compare import CategoryCounts, compare_periods, findings
 from csp_analytics.emerging import EmergingScan, emerging_issues
+from csp_analytics.geo import to_bng
 from csp_analytics.rates import peer_comparison, rate_per_1000
 from csp_analytics.repeats import RepeatLocations, repeat_locations
 from csp_platform.analysis import loading
@@ -167,24 +168,27 @@ def _sia_notes(cur: Coverage, base: Coverage) -> tuple[str, ...]:
 def _repeat_locations(
     scope: Scope, cover: Coverage | None
 ) -> tuple[RepeatLocations, tuple[RepeatLocation, ...]]:
-    """Repeat snap points over the months of ``cover`` (empty when it is None)."""
+    """Repeat snap points over the months of ``cover`` (empty when it is None).
+
+    The database counts incidents per snap point (location text and point); the library
+    gets one key per incident, a short string per snap point numbered in (text, point)
+    order, so its ties (ordered by key) fall in that order too.
+    """
     if cover is None:
         return repeat_locations([], top=TOP_LOCATIONS), ()
-    keys = ("location_text", "lon", "lat", "easting", "northing")
-    frame = loading.grouped(
-        scope, cover.months[0], cover.months[-1], (*keys, "month"), located=True
-    )
-    frame = frame.filter(pl.col("month").is_in(list(cover.months)))
-    counted = frame.group_by(list(keys)).agg(pl.col("n").sum()).iter_rows()
-    located = [(tuple(row[:-1]), int(row[-1])) for row in counted]
+    keys = ("location_text", "lon", "lat")
+    points = loading.grouped(scope, cover.months, keys, located=True).sort(list(keys))
     result = repeat_locations(
-        itertools.chain.from_iterable(itertools.repeat(k, n) for k, n in located),
+        itertools.chain.from_iterable(
+            itertools.repeat(f"{i:09d}", int(n)) for i, n in enumerate(points["n"])
+        ),
         top=TOP_LOCATIONS,
     )
-    keyed = [(cast(tuple[Any, ...], k), n) for k, n in result.top]
+    rows = [(points.row(int(cast(str, k))), n) for k, n in result.top]
+    east, north = to_bng(np.array([r[1] for r, _ in rows]), np.array([r[2] for r, _ in rows]))
     top = tuple(
-        RepeatLocation(str(k[0]), float(k[1]), float(k[2]), float(k[3]), float(k[4]), n)
-        for k, n in keyed
+        RepeatLocation(str(r[0]), float(r[1]), float(r[2]), float(e), float(n_), n)
+        for (r, n), e, n_ in zip(rows, east, north)
     )
     return result, top
 
@@ -195,11 +199,8 @@ def _subcategories(
     """The source's own categories inside each canonical category that holds several."""
     counts: dict[int | None, dict[str, list[int]]] = {}
     for i, cover in enumerate((cur, base)):
-        keys = ("category_id", "source_category", "month")
-        frame = loading.grouped(scope, cover.months[0], cover.months[-1], keys)
-        frame = frame.filter(pl.col("month").is_in(list(cover.months)))
-        summed = frame.group_by("category_id", "source_category").agg(pl.col("n").sum())
-        for cat, sub, n in summed.iter_rows():
+        frame = loading.grouped(scope, cover.months, ("category_id", "source_category"))
+        for cat, sub, n in frame.iter_rows():
             counts.setdefault(cat, {}).setdefault(sub, [0, 0])[i] += int(n)
     out = []
     for cat in sorted(counts, key=lambda c: labels[c].order):
