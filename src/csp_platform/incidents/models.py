@@ -133,6 +133,19 @@ class ImportBatch(models.Model):
         return f"{self.source} {self.started_at:%Y-%m-%d %H:%M} ({self.rows_new} new)"
 
 
+def _area_link() -> models.ForeignKey[Area | None, Area | None]:
+    """An incident's link to the area its point falls in (set by the import, not enforced)."""
+    return models.ForeignKey(
+        Area,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+
+
 class DatePrecision(models.TextChoices):
     MONTH = "month", "Month"
     DAY = "day", "Day"
@@ -195,33 +208,9 @@ class Incident(models.Model):
     location_text = models.TextField(blank=True)
     lsoa_given = models.TextField(blank=True)
     outcome = models.TextField(blank=True)
-    lsoa = models.ForeignKey(
-        Area,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
-    ward = models.ForeignKey(
-        Area,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
-    district = models.ForeignKey(
-        Area,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
+    lsoa = _area_link()
+    ward = _area_link()
+    district = _area_link()
 
     class Meta:
         constraints = [
