@@ -112,7 +112,7 @@ def test_backtest_on_newcastle_the_best_method_beats_both_naive_baselines(northu
     )
     for i, method in enumerate(direct.methods):
         got = [r["pai_5"] for r in data["rows"] if r["method"] == method and r["month"] != "mean"]
-        np.testing.assert_allclose(got, direct.pai[i, :, 1], rtol=0.02)
+        np.testing.assert_allclose(got, direct.pai[i, :, 1], rtol=1e-12)
     # It says which method is best at 5% and by how much it beats each naive baseline.
     summary = data["summary"].splitlines()
     assert summary[1].startswith(f"Best at 5% coverage: {best} (mean PAI")

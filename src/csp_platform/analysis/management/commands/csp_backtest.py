@@ -19,6 +19,7 @@ from csp_platform.analysis.management.commands._options import (
     share,
 )
 from csp_platform.analysis.periods import month_date, month_label, month_parse
+from csp_platform.analysis.results import finite
 from csp_platform.core.commands import CspCommand
 from csp_platform.core.output import render
 
@@ -57,7 +58,8 @@ class Command(CspCommand):
             rows = [
                 {k: number(v) if isinstance(v, float) else v for k, v in r.items()} for r in rows
             ]
-        self.stdout.write(render(rows, list(rows[0]) if rows else ["month"], o["format"]))
+        if rows:
+            self.stdout.write(render(rows, list(rows[0]), o["format"]))
         lines = [f"skipped {month_label(month_date(m))}: {why}" for m, why in bt.skipped]
         lines += bt.summary().splitlines() if bt.months else ["no month could be scored"]
         out = self.stdout if o["format"] == "table" else self.stderr
@@ -71,14 +73,16 @@ def _label(c: float) -> str:
 def accuracy_rows(bt: Backtest, *, text: bool) -> list[dict[str, Any]]:
     """One row per method and month (then the method's mean): hit rate and PAI per coverage."""
     rows = []
+    if not bt.months:
+        return rows
     means_hr, means_pai = bt.mean_hit_rate(), bt.mean_pai()
     for i, method in enumerate(bt.methods):
         monthly = [
             (month_label(month_date(m)), bt.n_incidents[t], bt.hit_rate[i, t], bt.pai[i, t])
             for t, m in enumerate(bt.months)
         ]
-        mean = ("mean", int(bt.n_incidents.sum()) if bt.months else 0, means_hr[i], means_pai[i])
-        for month, n, hr, pai in [*monthly, mean]:
+        mean = [("mean", int(bt.n_incidents.sum()), means_hr[i], means_pai[i])] if bt.months else []
+        for month, n, hr, pai in [*monthly, *mean]:
             row: dict[str, Any] = {"method": method, "month": month, "incidents": int(n)}
             for j, c in enumerate(bt.coverages):
                 row[f"hit_{_label(c)}"] = share(hr[j]) if text else float(hr[j])
@@ -89,7 +93,11 @@ def accuracy_rows(bt: Backtest, *, text: bool) -> list[dict[str, Any]]:
 
 def as_json(bt: Backtest, cell_size: float) -> dict[str, Any]:
     best = bt.best(0.05) if bt.months and 0.05 in bt.coverages else None
-    versus = {base: bt.versus(best, base, 0.05) for base in NAIVE if best and base != best}
+    versus = {
+        base: {k: finite(v) for k, v in bt.versus(best, base, 0.05).items()}
+        for base in NAIVE
+        if best and base != best
+    }
     return {
         "methods": list(bt.methods),
         "coverages": list(bt.coverages),
