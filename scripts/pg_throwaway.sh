@@ -20,7 +20,9 @@ case "${1:-}" in
     [ "$(id -u)" = 0 ] && chown postgres:postgres "$DIR"
     as_pg "$PGBIN/initdb" -D "$DIR" -A trust -U csp --no-sync >/dev/null
     as_pg "$PGBIN/pg_ctl" -D "$DIR" -l "$DIR/server.log" -w start \
-      -o "-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c fsync=on" >/dev/null
+      -o "-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on \
+          -c shared_buffers=512MB -c max_wal_size=4GB -c wal_buffers=32MB \
+          -c checkpoint_timeout=30min" >/dev/null
     as_pg "$PGBIN/createdb" -h 127.0.0.1 -p "$PORT" -U csp csp
     echo "postgresql://csp@127.0.0.1:$PORT/csp"
     ;;

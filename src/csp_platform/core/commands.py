@@ -20,6 +20,9 @@ class CspCommand(BaseCommand):
     """Base for ``csp`` commands: ``run`` does the work; DomainError -> CommandError."""
 
     run: Any  # each command defines run(**options)
+    # Django's system checks load the whole web app (URLs, views, SciPy): seconds of start-up
+    # that a data command does not need. `csp check` runs them; so does the test suite.
+    requires_system_checks: list[str] = []
 
     def handle(self, *args: Any, **options: Any) -> None:
         _require_migrated()

@@ -348,7 +348,7 @@ class _ReadAhead:
     """
 
     def __init__(
-        self, files: Sequence[Path], read: Callable[[Path], Iterator[pl.DataFrame]], depth: int = 2
+        self, files: Sequence[Path], read: Callable[[Path], Iterator[pl.DataFrame]], depth: int = 1
     ) -> None:
         self._queue: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
