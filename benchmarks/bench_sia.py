@@ -167,8 +167,9 @@ def reference_sia(frame: pl.DataFrame) -> dict[str, Any]:
 
 def polars_from_csv(path: Path) -> tuple[float, dict[str, Any]]:
     t0 = time.perf_counter()
-    frame = pl.read_csv(path, columns=["Month", "Longitude", "Latitude", "Crime type"],
-                        infer_schema=False)
+    frame = pl.read_csv(
+        path, columns=["Month", "Longitude", "Latitude", "Crime type"], infer_schema=False
+    )
     grouped = frame.group_by("Month", "Crime type", "Longitude", "Latitude").agg(
         pl.len().alias("n")
     )
@@ -189,7 +190,7 @@ def duckdb_from_csv(path: Path) -> tuple[float, dict[str, Any]]:
     t0 = time.perf_counter()
     con = duckdb.connect()
     grouped = con.execute(
-        "SELECT Month, \"Crime type\", Longitude, Latitude, count(*) AS n "
+        'SELECT Month, "Crime type", Longitude, Latitude, count(*) AS n '
         "FROM read_csv(?, all_varchar=true) GROUP BY ALL",
         [str(path)],
     ).fetchnumpy()
@@ -223,9 +224,7 @@ def child() -> None:
             report = selectors.sia_for_area(DISTRICT, period, baseline, details=details)
             times.append(time.perf_counter() - t0)
         out[f"details={details}"] = {"first": times[0], "best": min(times[1:])}
-    out["counts"] = {
-        r["category"]: [r["current"], r["baseline"]] for r in report.rows("category")
-    }
+    out["counts"] = {r["category"]: [r["current"], r["baseline"]] for r in report.rows("category")}
     out["significant"] = {r["category"]: r["significant"] for r in report.rows("category")}
     out["incidents_in_district"] = sum(sum(v) for v in out["counts"].values())
     print(json.dumps(out))
@@ -246,8 +245,11 @@ def sqlite_db(work: Path) -> Database:
 
 
 def postgres_db(port: int) -> Database:
-    pg_env = {**os.environ, "CSP_TEST_PG_PORT": str(port),
-              "CSP_TEST_PG_DIR": f"/tmp/csp-bench-sia-pg-{port}"}
+    pg_env = {
+        **os.environ,
+        "CSP_TEST_PG_PORT": str(port),
+        "CSP_TEST_PG_DIR": f"/tmp/csp-bench-sia-pg-{port}",
+    }
     _, url = run([str(PG_SCRIPT), "start"], pg_env)
     env = {k: v for k, v in os.environ.items() if k != "CSP_VAR_DIR"}
     env["DATABASE_URL"] = url.strip().splitlines()[-1]
@@ -257,12 +259,23 @@ def postgres_db(port: int) -> Database:
 def load(db: Database, generated: Path) -> float:
     bounds = DATA / "boundaries"
     run([CSP, "migrate", "-v0"], db.env)
-    for level, folder in (("district", "districts_2011"), ("ward", "wards_2013"),
-                          ("lsoa", "lsoa_2011")):
-        run([CSP, "import-areas", "--level", level, str(bounds / folder / f"{DISTRICT}.geojson")],
-            db.env)
-    run([CSP, "import-population",
-         str(DATA / "population" / "census2011_lsoa_population_households.csv")], db.env)
+    for level, folder in (
+        ("district", "districts_2011"),
+        ("ward", "wards_2013"),
+        ("lsoa", "lsoa_2011"),
+    ):
+        run(
+            [CSP, "import-areas", "--level", level, str(bounds / folder / f"{DISTRICT}.geojson")],
+            db.env,
+        )
+    run(
+        [
+            CSP,
+            "import-population",
+            str(DATA / "population" / "census2011_lsoa_population_households.csv"),
+        ],
+        db.env,
+    )
     seconds, _ = run([CSP, "import-incidents", "--format", "police-uk", str(generated)], db.env)
     return seconds
 
@@ -273,15 +286,31 @@ def platform_rows(db: Database, generated: Path, rows: int) -> tuple[list[list[s
     log(f"{db.name}: imported in {import_s:.1f} s; timing the SIA")
     _, out = run([PY, str(Path(__file__).resolve()), "--child"], db.env)
     result = json.loads(out)
-    cmd_s, _ = run([CSP, "sia", "--area", DISTRICT, "--period", "2022-01..2022-12",
-                    "--baseline", "2021-01..2021-12", "--format", "json"], db.env)
+    cmd_s, _ = run(
+        [
+            CSP,
+            "sia",
+            "--area",
+            DISTRICT,
+            "--period",
+            "2022-01..2022-12",
+            "--baseline",
+            "2021-01..2021-12",
+            "--format",
+            "json",
+        ],
+        db.env,
+    )
     table, full = result["details=False"], result["details=True"]
     name = f"csp, {db.name}"
     out_rows = [
         [name, "SIA table (`details=False`), first call", f"{table['first']:.3f}"],
         [name, "SIA table (`details=False`), best of 5", f"{table['best']:.3f}"],
-        [name, "full report (+ repeat locations, sub-categories), first call",
-         f"{full['first']:.3f}"],
+        [
+            name,
+            "full report (+ repeat locations, sub-categories), first call",
+            f"{full['first']:.3f}",
+        ],
         [name, "full report, best of 5", f"{full['best']:.3f}"],
         [name, "`csp sia --format json`, whole process", f"{cmd_s:.3f}"],
         [name, f"(context) `csp import-incidents` of the {rows:,} rows", f"{import_s:.1f}"],
@@ -339,25 +368,31 @@ def main(argv: list[str] | None = None) -> int:
         seconds, ref = fn(generated)
         references.append((name, ref))
         rows.append([name, what, f"{seconds:.3f}"])
-    frame = pl.read_csv(generated, columns=["Month", "Longitude", "Latitude", "Crime type"],
-                        infer_schema=False)
+    frame = pl.read_csv(
+        generated, columns=["Month", "Longitude", "Latitude", "Crime type"], infer_schema=False
+    )
     seconds, ref = polars_in_memory(frame)
     references.append(("polars in memory", ref))
-    rows.append(["polars", "frame already in memory: point in polygon + count + tests",
-                 f"{seconds:.3f}"])
+    rows.append(
+        ["polars", "frame already in memory: point in polygon + count + tests", f"{seconds:.3f}"]
+    )
     for name, ref in references:
         for result in results:
             same(result, ref, name)
     n = results[0]["incidents_in_district"]
-    print(f"\nSIA for {DISTRICT} (Newcastle upon Tyne), 2022 against 2021: {args.rows:,} "
-          f"incidents stored, {n:,} of them in the two periods in the district; every "
-          "engine's counts and significance flags equal the platform's.\n")
+    print(
+        f"\nSIA for {DISTRICT} (Newcastle upon Tyne), 2022 against 2021: {args.rows:,} "
+        f"incidents stored, {n:,} of them in the two periods in the district; every "
+        "engine's counts and significance flags equal the platform's.\n"
+    )
     print("| engine | what is timed | seconds |")
     print("|---|---|---|")
     for r in rows:
         print("| " + " | ".join(r) + " |")
-    print(f"\n{platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs, "
-          f"polars {pl.__version__}, DuckDB {duckdb.__version__}, load {os.getloadavg()[0]:.1f}")
+    print(
+        f"\n{platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+        f"polars {pl.__version__}, DuckDB {duckdb.__version__}, load {os.getloadavg()[0]:.1f}"
+    )
     return 0
 
 

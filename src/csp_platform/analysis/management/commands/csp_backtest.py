@@ -72,7 +72,7 @@ def _label(c: float) -> str:
 
 def accuracy_rows(bt: Backtest, *, text: bool) -> list[dict[str, Any]]:
     """One row per method and month (then the method's mean): hit rate and PAI per coverage."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     if not bt.months:
         return rows
     means_hr, means_pai = bt.mean_hit_rate(), bt.mean_pai()

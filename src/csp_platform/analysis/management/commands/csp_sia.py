@@ -85,7 +85,11 @@ def table(report: SiaReport) -> str:
                 + (" (small numbers)" if r["small_numbers"] else ""),
             }
         )
-    columns = ["row", "current", "baseline", "change", "change_pct", "share", "q", "significant"]
+    pct_name = "change_pct"
+    if report.current_months != report.baseline_months:  # the change in the average per month
+        pct_name = "change_pct_per_month"
+        rows = [{**r, pct_name: r.pop("change_pct")} for r in rows]
+    columns = ["row", "current", "baseline", "change", pct_name, "share", "q", "significant"]
     out = head + [render(rows, columns, "table"), "", "Findings:"]
     out += [f"- {f.text}" for f in report.findings]
     out += ["", *_locations(report), *_subcategories(report)]
