@@ -188,6 +188,17 @@ X_FRAME_OPTIONS = "DENY"
 CSP_MAP_TILES = env_str("CSP_MAP_TILES", "")
 CSP_MAP_ATTRIBUTION = env_str("CSP_MAP_ATTRIBUTION", "")
 
+# Results cached until the data change (hub/cache.py): one folder shared by every server
+# process, so an expensive analysis is computed once, not once per worker.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(VAR_DIR / "cache"),
+        "TIMEOUT": 3600,
+        "OPTIONS": {"MAX_ENTRIES": 5000},
+    }
+}
+
 # Static files: the app's own and the npm packages copied into core/static/vendor/ at
 # install time, served by whitenoise straight from the app folders (no collectstatic step).
 WHITENOISE_USE_FINDERS = True

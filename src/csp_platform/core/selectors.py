@@ -31,7 +31,7 @@ def membership_get_for(user: User, partnership_slug: str) -> Membership:
 
 
 def partnership_districts(partnership: Partnership) -> list[Area]:
-    return list(partnership.districts.order_by("name"))
+    return list(partnership.districts.defer("geometry_wkb").order_by("name"))
 
 
 def newest_generation(level: str) -> str | None:
@@ -40,8 +40,11 @@ def newest_generation(level: str) -> str | None:
 
 
 def partnership_areas(partnership: Partnership, level: str) -> QuerySet[Area]:
-    """Areas of one level inside the partnership's districts (newest generation for wards)."""
+    """Areas of one level inside the partnership's districts (newest generation for wards).
+
+    Geometries are left out (``area_geometry`` reads one when it is needed)."""
     qs = Area.objects.filter(level=level, parent__in=partnership.districts.all())
+    qs = qs.defer("geometry_wkb")
     if level == "ward":
         qs = qs.filter(generation=newest_generation("ward"))
     return qs.order_by("name")

@@ -1,11 +1,12 @@
 """Reads for the hub page and its data endpoints: one scope, one set of filters, all figures.
 
-Every figure comes from :func:`csp_platform.incidents.selectors.counts`, the function behind
-``csp counts``, so the page, its JSON and its CSV agree with the command by construction.
-For wards, districts and the whole partnership that reads the monthly table
-(:class:`~csp_platform.incidents.models.AreaMonthCount`); only a custom area is counted from
-incident rows. Points are read from incident rows, at their published (police.uk snap)
-locations only.
+Ward and monthly figures for wards, districts and the whole partnership are one grouped
+query each on the monthly table (:class:`~csp_platform.incidents.models.AreaMonthCount`,
+incident rows of one month), so the data endpoints stay fast at millions of incidents. The
+breakdown by category, and every figure for a custom area (which the monthly table does not
+hold), come from :func:`csp_platform.incidents.selectors.counts`, the function behind
+``csp counts``. Tests hold the two paths to the same numbers as ``csp counts``. Points are
+read from incident rows, at their published (police.uk snap) locations only.
 
 A month is *covered* when at least one selected source has any data for it. Months not
 covered are gaps (``None``), never zeros.
@@ -22,13 +23,15 @@ from typing import Any
 
 import numpy as np
 import shapely
-from django.db.models import Count
+from django.db.models import Count, Min, Sum
 
 from csp_analytics.rates import rate_per_1000
 from csp_platform.analysis.periods import Period, add_months, period_months
 from csp_platform.areas.models import Area
+from csp_platform.areas.selectors import area_geometry
 from csp_platform.core import selectors as core_selectors
 from csp_platform.core.models import Membership, Partnership
+from csp_platform.hub.cache import cached
 from csp_platform.incidents import selectors as incident_selectors
 from csp_platform.incidents.models import (
     AreaMonthCount,
@@ -128,11 +131,11 @@ def scope_for(membership: Membership, area_code: str | None) -> Scope:
     parent = tuple(d for d in districts if d.pk == area.parent_id)
     if area.level == "ward":
         return Scope(partnership, area, (area,), (area,), parent)
-    inside = shapely.from_wkb(bytes(area.geometry_wkb))
+    inside = area_geometry(area)
     wards = tuple(
         w
         for w in core_selectors.partnership_areas(partnership, "ward")
-        if shapely.intersects(inside, shapely.from_wkb(bytes(w.geometry_wkb)))
+        if shapely.intersects(inside, area_geometry(w))
     )
     note = "Ward figures are for whole wards overlapping the area, not clipped to it."
     return Scope(partnership, area, (area,), wards, parent, note)
@@ -144,12 +147,16 @@ def scope_for(membership: Membership, area_code: str | None) -> Scope:
 
 def months_with_data(sources: Sequence[str] = ()) -> list[date]:
     """Months in which any (selected) incident source has data, oldest first."""
-    qs = AreaMonthCount.objects.filter(
-        area__isnull=True, period_months=1, kind=AreaMonthCount.Kind.INCIDENT
-    )
-    if sources:
-        qs = qs.filter(source__code__in=sources)
-    return sorted(set(qs.values_list("month", flat=True).distinct()))
+
+    def load() -> list[date]:
+        qs = AreaMonthCount.objects.filter(
+            area__isnull=True, period_months=1, kind=AreaMonthCount.Kind.INCIDENT
+        )
+        if sources:
+            qs = qs.filter(source__code__in=sources)
+        return sorted(set(qs.values_list("month", flat=True).distinct()))
+
+    return cached(["months", sorted(sources)], load)
 
 
 def default_period(months: Sequence[date]) -> Period:
@@ -174,6 +181,11 @@ class Choices:
 
 
 def filter_choices(partnership: Partnership) -> Choices:
+    """What the filter form offers (cached until the data change)."""
+    return cached(["choices", partnership.pk], lambda: _choices(partnership))
+
+
+def _choices(partnership: Partnership) -> Choices:
     found = months_with_data()
     return Choices(
         districts=core_selectors.partnership_districts(partnership),
@@ -240,12 +252,66 @@ class WardTable:
         return row.rate if self.measure == "rate" else float(row.incidents)
 
 
+@dataclass(frozen=True)
+class Codes:
+    """Filter codes to ids, so monthly-table queries need no joins."""
+
+    category: dict[str, int]
+    theme: dict[str, set[int]]
+    source: dict[str, int]
+
+
+def codes() -> Codes:
+    def load() -> Codes:
+        themes: dict[str, set[int]] = {}
+        for cat_id, theme in Category.objects.values_list("id", "theme__code"):
+            themes.setdefault(theme, set()).add(cat_id)
+        return Codes(
+            dict(Category.objects.values_list("code", "id")),
+            themes,
+            dict(Source.objects.values_list("code", "id")),
+        )
+
+    return cached(["codes"], load)
+
+
+def _monthly_incidents(filters: Filters, area_ids: Sequence[int], key: str) -> dict[Any, int]:
+    """Incidents from the monthly table, summed by ``key`` (``area_id`` or ``month``).
+
+    The same rows ``csp counts`` reads for a linked area: incident counts of one month,
+    inside the period, with the category, theme and source filters (all must hold).
+    """
+    qs = AreaMonthCount.objects.filter(
+        kind=AreaMonthCount.Kind.INCIDENT,
+        period_months=1,
+        area_id__in=list(area_ids),
+        month__gte=filters.period[0],
+        month__lte=filters.period[1],
+    )
+    ids = codes()
+    if filters.categories:
+        qs = qs.filter(category_id__in=[ids.category[c] for c in filters.categories])
+    if filters.themes:
+        qs = qs.filter(
+            category_id__in=set().union(*(ids.theme.get(t, set()) for t in filters.themes))
+        )
+    if filters.sources:
+        qs = qs.filter(source_id__in=[ids.source[c] for c in filters.sources])
+    rows = qs.values_list(key).annotate(total=Sum("n")).order_by()
+    return {k: int(total) for k, total in rows}
+
+
+def _linked(scope: Scope) -> bool:
+    """Can the monthly table answer for this scope (no custom area)?"""
+    return scope.area is None or scope.area.level in ("district", "ward")
+
+
 def ward_figures(scope: Scope, filters: Filters) -> WardTable:
     """Incidents (and rate per 1,000 residents) for each ward of the scope, ranked."""
-    merged, notes = _merged(filters, ("ward",), [d.code for d in scope.ward_districts])
-    counts = {key[0]: row["incidents"] or 0 for key, row in merged.items()}
+    notes: list[str] = []
+    by_id = _monthly_incidents(filters, [w.pk for w in scope.wards], "area_id")
     wards = list(scope.wards)
-    incidents = np.array([counts.get(w.code, 0) for w in wards], dtype=float)
+    incidents = np.array([by_id.get(w.pk, 0) for w in wards], dtype=float)
     population = np.array(
         [np.nan if w.population is None else w.population for w in wards], dtype=float
     )
@@ -283,9 +349,13 @@ class TrendPoint:
 
 def trend(scope: Scope, filters: Filters) -> list[TrendPoint]:
     """Incidents per month over the period; months without data are gaps."""
-    merged, _ = _merged(filters, ("month",), [a.code for a in scope.totals_from])
+    if _linked(scope):
+        by_month = _monthly_incidents(filters, [a.pk for a in scope.totals_from], "month")
+        counts = {f"{m:%Y-%m}": n for m, n in by_month.items()}
+    else:
+        merged, _ = _merged(filters, ("month",), [a.code for a in scope.totals_from])
+        counts = {key[0]: row["incidents"] or 0 for key, row in merged.items()}
     covered = set(months_with_data(filters.sources))
-    counts = {key[0]: row["incidents"] or 0 for key, row in merged.items()}
     return [
         TrendPoint(m, counts.get(f"{m:%Y-%m}", 0) if m in covered else None)
         for m in period_months(filters.period)
@@ -366,22 +436,29 @@ def points(scope: Scope, filters: Filters, *, limit: int = POINT_LIMIT) -> Point
     """Incidents grouped by published (police.uk snap) point, busiest first.
 
     Only ``snap`` locations are published; exact and rounded partner locations are never
-    shown as points. For a custom area the points are those of the overlapping wards.
+    shown as points, and are counted in ``not_shown`` with the rows that have no location.
+    A police.uk map point always carries the same location text, so the group is the point.
+    For a custom area the points are those of the overlapping wards.
     """
     qs = _incident_rows(scope, filters)
-    published = (
+    groups = list(
         qs.filter(location_precision=LocationPrecision.SNAP_POINT)
-        .values("lon", "lat", "location_text")
-        .annotate(n=Count("id"))
+        .values("lon", "lat")
+        .annotate(n=Count("id"), location=Min("location_text"))
         .order_by("-n", "lon", "lat")
     )
-    rows = list(published[: limit + 1])
-    hidden = qs.exclude(location_precision=LocationPrecision.SNAP_POINT).count()
+    published = sum(g["n"] for g in groups)
+    if _linked(scope):
+        total = sum(
+            _monthly_incidents(filters, [a.pk for a in scope.totals_from], "month").values()
+        )
+    else:
+        total = qs.count()
     found = [
-        PublishedPoint(round(r["lon"], 6), round(r["lat"], 6), r["location_text"], r["n"])
-        for r in rows[:limit]
+        PublishedPoint(round(g["lon"], 6), round(g["lat"], 6), g["location"], g["n"])
+        for g in groups[:limit]
     ]
-    return PointSet(found, len(rows) > limit, hidden)
+    return PointSet(found, len(groups) > limit, total - published)
 
 
 # ----------------------------------------------------------------------------------------

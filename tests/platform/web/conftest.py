@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.core.management import call_command
 
 from csp_platform.areas import services as area_services
@@ -31,6 +30,7 @@ from csp_platform.core.models import (
     Role,
     SignInThrottle,
 )
+from csp_platform.hub.cache import forget
 from csp_platform.incidents import services as incident_services
 from csp_platform.incidents.models import AreaMonthCount, ImportBatch, Incident, Source
 from tests.conftest import DATA
@@ -126,9 +126,9 @@ def world(cleveland_areas: None, django_db_blocker: Any) -> Iterator[dict[str, A
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Iterator[None]:
-    cache.clear()
+    forget()
     yield
-    cache.clear()
+    forget()
 
 
 @dataclass
