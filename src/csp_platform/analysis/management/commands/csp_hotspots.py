@@ -66,7 +66,9 @@ class Command(CspCommand):
             {
                 "cell": c.key,
                 "incidents": c.count,
-                "value": fixed(c.value, 3) if text else number(c.value),
+                "value": fixed(c.value, 3 if report.method == "kde" else 0)
+                if text
+                else number(c.value),
                 "z": fixed(c.z) if text else number(c.z),
                 "q": fixed(c.p_adjusted, 4) if text else number(c.p_adjusted),
                 "hot": "hot" if c.hot else ("cold" if c.cold else ""),
