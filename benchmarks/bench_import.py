@@ -21,8 +21,11 @@ in-memory table). Their seconds are the parse alone (the interpreter start-up an
 import are excluded, which favours the baseline). The ratio column is seconds divided by the
 fastest bare parse of the same dataset.
 
+A third, smaller generated file (a tenth of ``--rows``, same shape) is imported once on each
+database to see whether peak memory and rows/s change with the size of the input.
+
 Targets (from the issue): >= 100,000 rows/s end to end on both databases; no slower than 10x
-the bare parse; memory bounded by a constant (compare the peak RSS of the two datasets).
+the bare parse; memory bounded by a constant (the peak RSS of the two generated files).
 
 An import still running after ``--timeout`` seconds is killed (the import is all-or-nothing, so
 nothing is left behind) and reported as a lower bound on its time; its re-import is skipped.
@@ -58,6 +61,7 @@ WARDS = ["E06000057", "E08000021", "E08000022", "E08000023", "E08000024", "E0800
 LSOAS = ["E06000048", "E08000020", "E08000021", "E08000022", "E08000023", "E08000024"]
 TARGET_RATE = 100_000
 TARGET_RATIO = 10.0
+PROBE_MIN_ROWS = 300_000  # ~64 MB of generated CSV: two of the importer's 32 MB read blocks
 
 POLARS_PARSE = """
 import json, sys, time
@@ -273,7 +277,7 @@ def import_once(db: Database, dataset: str, run: str, files: list[str], rows: in
         note = "no summary line"
     else:
         read, new, stored = (int(x) for x in found.groups())
-        expected_new = rows if run == "import" else 0
+        expected_new = 0 if run == "re-import" else rows
         if read != rows or new != expected_new:
             note = f"read {read:,}, added {new:,}, already stored {stored:,}"
     row = Row(dataset, db.name, run, rows, child.seconds, child.rss_mb, note=note,
@@ -291,6 +295,13 @@ def parse_once(reader: str, code: str, dataset: str, files: list[str]) -> Row:
               child.rss_mb, is_import=False, load=child.load)
     log(f"  {row.seconds:.2f} s, {row.rate:,.0f} rows/s, peak RSS {row.rss_mb:,.0f} MB")
     return row
+
+
+def generate(rows: int, seed: int, path: Path) -> Child:
+    log(f"generating {rows:,} rows ...")
+    return check(run_child([PY, str(REPO / "benchmarks" / "generate_police_uk.py"),
+                            "--rows", str(rows), "--seed", str(seed), "--out", str(path)],
+                           dict(os.environ)), "generator")
 
 
 # --------------------------------------------------------------------------------------
@@ -328,19 +339,37 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def memory_reading(rows: list[Row], datasets: list[str]) -> list[str]:
-    out = []
-    if len(datasets) < 2:
-        return out
-    small, large = datasets[0], datasets[1]
-    for engine in ("SQLite", "PostgreSQL"):
-        a = [r for r in rows if r.engine == engine and r.dataset == small and r.rss_mb]
-        b = [r for r in rows if r.engine == engine and r.dataset == large and r.rss_mb]
-        if a and b:
-            ma, mb = max(r.rss_mb or 0 for r in a), max(r.rss_mb or 0 for r in b)
-            ra, rb = a[0].rows, b[0].rows
-            out.append(f"- {engine}: peak RSS {ma:,.0f} MB at {ra:,} rows vs {mb:,.0f} MB at "
-                       f"{rb:,} rows ({rb / ra:.1f}x the rows, {mb / ma:.2f}x the memory)")
+def scaling_table(rows: list[Row]) -> list[str]:
+    """Peak RSS and rate of first imports by input size: is memory bounded?"""
+    picked = [r for r in rows if r.run in ("import", "probe") and r.rss_mb]
+    if not picked:
+        return []
+    out = ["| database | input | rows | seconds | rows/s | peak RSS MB |",
+           "|---|---|--:|--:|--:|--:|"]
+    order = {"SQLite": 0, "PostgreSQL": 1}
+    picked.sort(key=lambda r: (order.get(r.engine, 2), r.dataset.startswith("generated"), r.rows))
+    for r in picked:
+        secs = f"> {r.seconds:,.0f}" if r.status == "timeout" else f"{r.seconds:,.1f}"
+        rate = (f"< {r.rows / r.seconds:,.0f}" if r.status == "timeout" and r.seconds
+                else f"{r.rate:,.0f}")
+        out.append(f"| {r.engine} | {r.dataset} | {r.rows:,} | {secs} | {rate} | "
+                   f"{r.rss_mb:,.0f} |")
+    verdicts = []
+    for engine in order:
+        single = [r for r in picked if r.engine == engine and r.dataset.startswith("generated")]
+        if len(single) < 2:
+            continue
+        a, b = single[0], single[-1]
+        grow = (b.rss_mb or 0) / (a.rss_mb or 1)
+        verdict = "flat" if grow <= 1.25 else "**grows**"
+        if a.rows < PROBE_MIN_ROWS:
+            verdict = (f"no verdict (below {PROBE_MIN_ROWS:,} rows the file is within a few of "
+                       "the importer's 32 MB read blocks; use a larger --rows)")
+        verdicts.append(f"- {engine}: {a.rss_mb:,.0f} MB at {a.rows:,} rows vs "
+                        f"{b.rss_mb:,.0f} MB at {b.rows:,} rows of the same shape "
+                        f"({b.rows / a.rows:.0f}x the rows, {grow:.2f}x the memory): {verdict}")
+    if verdicts:
+        out += ["", "Peak RSS, small vs large generated file:", *verdicts]
     return out
 
 
@@ -423,19 +452,23 @@ def main(argv: list[str] | None = None) -> int:
         (f"Northumbria, {len(real)} months", real, None)
     ]
     generation = ""
+    probe: tuple[str, list[str], int] | None = None
     if not args.quick:
         path = args.generated
         if path is None:
             path = work / f"police-uk-street-{args.rows}.csv"
-            log(f"generating {args.rows:,} rows ...")
-            child = check(run_child([PY, str(REPO / "benchmarks" / "generate_police_uk.py"),
-                                     "--rows", str(args.rows), "--seed", str(args.seed),
-                                     "--out", str(path)], dict(os.environ)), "generator")
+            child = generate(args.rows, args.seed, path)
             generation = (f"Generated file: {args.rows:,} rows in {child.seconds:.0f} s "
                           f"(peak RSS {child.rss_mb:,.0f} MB), "
                           f"{path.stat().st_size / 1e6:,.0f} MB uncompressed CSV, seed "
                           f"{args.seed}. " + child.stderr.strip().splitlines()[0] + ".")
             log(generation)
+            # The same shape at a tenth of the size: does memory grow with the rows?
+            small = max(args.rows // 10, 10_000)
+            if small < args.rows:
+                probe_path = work / f"police-uk-street-{small}.csv"
+                generate(small, args.seed + 1, probe_path)
+                probe = (f"generated, {small / 1e6:g}M rows", [str(probe_path)], small)
         datasets.append((f"generated, {args.rows / 1e6:g}M rows" if args.generated is None
                          else f"generated ({path.name})", [str(path)], None))
 
@@ -456,6 +489,13 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(Row(dataset, db.name, "re-import", rows, None, None,
                                    status="skipped", note="first import did not finish"))
             db.close()
+    scaling: list[Row] = []
+    for db in databases if probe else []:
+        assert probe
+        log(f"{probe[0]} / {db.name}: fresh database (memory and scaling probe)")
+        prepare(db, args.data / "boundaries")
+        scaling.append(import_once(db, probe[0], "probe", probe[1], probe[2], timeout))
+        db.close()
 
     total = time.perf_counter() - started
     command = " ".join(["benchmarks/bench_import.py", *(argv if argv is not None
@@ -470,12 +510,16 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table(results))
     print()
-    notes = [f"- {r.dataset} / {r.engine} / {r.run}: {r.note}" for r in results if r.note]
-    mem = memory_reading(results, [d[0] for d in datasets])
+    notes = [f"- {r.dataset} / {r.engine} / {r.run}: {r.note}" for r in results + scaling
+             if r.note]
+    mem = scaling_table(results + scaling)
     if mem:
-        print("Memory, import vs dataset size (bounded by a constant if the ratio stays ~1):")
+        print("First import by input size (peak RSS should not grow with the rows; the real "
+              "files are small, so the importer's blocks are small too):")
+        print()
         print("\n".join(mem))
-    busy = [r for r in results if r.load > (os.cpu_count() or 1) + 0.5]
+        print()
+    busy = [r for r in results + scaling if r.load > (os.cpu_count() or 1) + 0.5]
     if busy:
         notes.append(f"- the machine was busy (1-minute load average above {os.cpu_count()}) "
                      "at the end of: " + "; ".join(f"{r.dataset} / {r.engine} / {r.run} "
