@@ -53,21 +53,18 @@ def test_every_url_pattern_declares_who_may_use_it():
 
 
 def _access_matrix_in_docs() -> dict[str, dict[str, bool]]:
-    """docs/access-control.md's table: permission -> role -> allowed."""
-    lines = [
-        line for line in (ROOT / "docs/access-control.md").read_text().splitlines()
-        if line.startswith("| `")
-    ]
-    header = next(
-        line for line in (ROOT / "docs/access-control.md").read_text().splitlines()
-        if line.startswith("| permission")
-    )
-    roles = [re.sub(r"[`* ]", "", c) for c in header.strip("|").split("|")[1:]]
+    """docs/access-control.md's matrix (the table headed "| permission |"):
+    permission -> role -> allowed."""
+    lines = (ROOT / "docs/access-control.md").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| permission |"))
+    roles = [c.strip().strip("`") for c in lines[start].strip("|").split("|")[1:]]
     table = {}
-    for line in lines:
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
         cells = [c.strip() for c in line.strip("|").split("|")]
-        perm = cells[0].strip("`")
-        table[perm] = {role: cell.lower().startswith("yes") for role, cell in zip(roles, cells[1:])}
+        assert all(c in ("yes", "no") for c in cells[1:]), line
+        table[cells[0].strip("`")] = {r: c == "yes" for r, c in zip(roles, cells[1:])}
     return table
 
 

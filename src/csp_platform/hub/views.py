@@ -77,6 +77,9 @@ def hub(request: HttpRequest, partnership: str) -> HttpResponse:
         "notes": notes + wards.notes,
         "legend": _classes(wards),
         "map": _map_config(request, read),
+        "hotspot_legend": [
+            (colour, f"{20 * i}% to {20 * (i + 1)}%") for i, colour in enumerate(geo.YLORRD_5)
+        ][1:],
     }
     status = 400 if read.form.errors else 200
     return render(request, "hub/hub.html", context, status=status)

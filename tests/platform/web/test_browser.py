@@ -222,7 +222,11 @@ def test_the_map_works_with_no_base_map_and_by_keyboard(live_world, visit):
     page.focus("#hub-map")
     page.keyboard.press("+")  # Leaflet's keyboard zoom
     page.keyboard.press("ArrowLeft")
-    assert page.locator(".leaflet-control-layers input").count() >= 2
+    assert page.locator(".leaflet-control-layers input").count() == 3
+    page.check(".leaflet-control-layers label:has-text('Hotspots') input")
+    page.check(".leaflet-control-layers label:has-text('published map points') input")
+    assert page.locator("#hub-map path.leaflet-interactive").count() > 23
+    v.screenshot("hub-layers")
     assert not v.errors, v.errors
 
 
@@ -232,6 +236,7 @@ def test_ward_profile_sia_and_forecast_pages_are_readable_and_printable(live_wor
 
     page = v.go(f"/p/{MIDDLESBROUGH}/wards/")
     v.check_accessibility("ward list")
+    v.screenshot("ward-list")
     page.click(f"a[href='/p/{MIDDLESBROUGH}/wards/{MIDDLEHAVEN}/']")
     page.wait_for_selector("h1")
     assert "Middlehaven ward (2013 boundaries)" in page.inner_text("h1")

@@ -187,3 +187,17 @@ def test_the_hotspot_layer_is_a_grid_of_squares_with_their_density(analyst):
     assert len(ring) == 5 and ring[0] == ring[-1]
     assert all("incidents per km²" in f["properties"]["label"] for f in data["features"])
     assert json.dumps(data)  # plain JSON, no NaN
+
+
+def test_base_map_tiles_are_optional_and_let_through_the_policy_only_when_set(analyst):
+    from django.test import override_settings
+
+    from csp_platform.core.middleware import _policy
+
+    assert 'data-tiles=""' in analyst.get(hub_url("hub:hub")).content.decode()
+    assert "tile" not in _policy()
+    tiles = "https://{s}.tile.example.org/{z}/{x}/{y}.png"
+    with override_settings(CSP_MAP_TILES=tiles, CSP_MAP_ATTRIBUTION="© Example"):
+        assert "img-src 'self' data: https://*.tile.example.org" in _policy()
+        page = analyst.get(hub_url("hub:hub")).content.decode()
+        assert f'data-tiles="{tiles}"' in page
