@@ -120,7 +120,7 @@ def ward(request: HttpRequest, partnership: str, code: str) -> HttpResponse:
         "query": urlencode({"from": f"{cmp.period[0]:%Y-%m}", "to": f"{cmp.period[1]:%Y-%m}"}),
         **_map_settings(),
     }
-    return render(request, "hub/ward.html", context)
+    return render(request, "hub/ward.html", context, status=400 if cmp.form.errors else 200)
 
 
 def _profile_chart(profile: Any) -> str:
@@ -168,7 +168,7 @@ def sia(request: HttpRequest, partnership: str) -> HttpResponse:
         "sia": report,
         "show_places": _can(request, Perm.VIEW_POINTS),
     }
-    return render(request, "hub/sia.html", context)
+    return render(request, "hub/sia.html", context, status=400 if cmp.form.errors else 200)
 
 
 SIA_COLUMNS = [
