@@ -308,7 +308,7 @@ class PeerReport:
             out.append(
                 f"{self.focus.name}: {rate} residents against {c.rest_rate:.2f} for the rest of "
                 f"{g.name} (rate ratio {c.rate_ratio:.2f}, 95% CI {c.ci_low:.2f}-"
-                f"{c.ci_high:.2f}, p = {c.p_value:.2g}: {verdict}); rank {c.rank} of "
+                f"{c.ci_high:.2f}, {_p_text(c.p_value)}: {verdict}); rank {c.rank} of "
                 f"{c.n_ranked}."
             )
         for p in self.partnerships:
@@ -473,3 +473,8 @@ class WardProfile:
             ],
             "notes": list(self.notes),
         }
+
+
+def _p_text(p: float) -> str:
+    """A p-value as a reader expects it: 'p < 0.001' rather than 'p = 0'."""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
