@@ -51,6 +51,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CSP_SHARED", REPO.parent / "shared")).resolve()
@@ -167,14 +168,14 @@ def check(child: Child, what: str) -> Child:
 # Databases
 
 
-class Database:
-    name = ""
+class Database(Protocol):
+    """A database the benchmark can create afresh; SQLite and PostgreSQL implement it."""
 
-    def env(self) -> dict[str, str]:
-        raise NotImplementedError
+    name: str
 
-    def fresh(self) -> None:
-        raise NotImplementedError
+    def env(self) -> dict[str, str]: ...
+
+    def fresh(self) -> None: ...
 
     def close(self) -> None:
         pass
