@@ -300,7 +300,7 @@ def benjamini_hochberg(p_values: Sequence[float] | npt.ArrayLike) -> npt.NDArray
     order = tested[np.argsort(p[tested], kind="stable")]
     scaled = p[order] * m / np.arange(1, m + 1)
     q[order] = np.minimum(1.0, np.minimum.accumulate(scaled[::-1])[::-1])
-    return q
+    return np.asarray(np.maximum(q, p), dtype=np.float64)  # m p / m can round below p
 
 
 # --------------------------------------------------------------------------------------

@@ -38,11 +38,11 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
+from csp_analytics._arrays import FloatArray
 from csp_analytics.compare import benjamini_hochberg
 
 __all__ = ["EmergingIssue", "EmergingScan", "SeriesCheck", "emerging_issues"]
 
-FloatArray = npt.NDArray[np.float64]
 
 # Median absolute deviation to standard deviation, for normal data.
 _MAD_TO_SD = 1.4826

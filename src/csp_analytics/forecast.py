@@ -30,10 +30,11 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 from scipy.ndimage import convolve
 from scipy.stats import binomtest
 
+from csp_analytics._arrays import BoolArray, FloatArray, IntArray, readonly
 from csp_analytics.hotspots import Grid
 
 __all__ = [
@@ -45,9 +46,6 @@ __all__ = [
     "hit_rate",
 ]
 
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
-BoolArray = NDArray[np.bool_]
 
 #: Forecasting methods, naive baselines first.
 METHODS: tuple[str, ...] = ("last_month", "long_run_average", "prospective", "blend")
@@ -75,11 +73,6 @@ _BLEND_RECENCY = (
     (0.5, 6.0),
     (0.5, 12.0),
 )
-
-
-def _readonly(a: NDArray[Any]) -> NDArray[Any]:
-    a.setflags(write=False)
-    return a
 
 
 # --------------------------------------------------------------------------------------
@@ -561,11 +554,11 @@ def forecast(
         score, used = _score_blend(mc, p, through, cells)
     x, y = grid.sw_corners()
     return GridForecast(
-        x_sw=_readonly(x[cells]),
-        y_sw=_readonly(y[cells]),
+        x_sw=readonly(x[cells]),
+        y_sw=readonly(y[cells]),
         size_m=grid.size,
-        score=_readonly(np.asarray(score, dtype=np.float64).ravel()[cells]),
-        cell_index=_readonly(cells.copy()),
+        score=readonly(np.asarray(score, dtype=np.float64).ravel()[cells]),
+        cell_index=readonly(cells.copy()),
         grid=grid,
         method=method,
         through=int(through),
@@ -726,9 +719,9 @@ def backtest(
         months=tuple(scored),
         skipped=tuple(skipped),
         coverages=covs,
-        area_share=_readonly(share),
-        hit_rate=_readonly(hr),
-        pai=_readonly(hr / share[None, None, :]),
-        n_incidents=_readonly(np.asarray(n_inc, dtype=np.int64)),
+        area_share=readonly(share),
+        hit_rate=readonly(hr),
+        pai=readonly(hr / share[None, None, :]),
+        n_incidents=readonly(np.asarray(n_inc, dtype=np.int64)),
         n_cells=int(cells.size),
     )

@@ -10,13 +10,11 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
-import numpy.typing as npt
 import shapely
 from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
+from csp_analytics._arrays import FloatArray, IntArray
 
 # A generous box around Great Britain and Northern Ireland, for sanity checks of input.
 WGS84_BOUNDS = (-10.0, 49.0, 3.0, 61.5)

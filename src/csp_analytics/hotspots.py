@@ -41,6 +41,9 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.signal import fftconvolve
 from scipy.stats import norm
 
+from csp_analytics._arrays import BoolArray, FloatArray, IntArray, readonly
+from csp_analytics.compare import benjamini_hochberg
+
 __all__ = [
     "GiStarResult",
     "Grid",
@@ -54,9 +57,6 @@ __all__ = [
     "silverman_bandwidth",
 ]
 
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
-BoolArray = NDArray[np.bool_]
 
 Kernel = Literal["quartic", "gaussian"]
 Correction = Literal["fdr_bh", "bonferroni", "none"]
@@ -66,12 +66,6 @@ Alternative = Literal["two-sided", "greater"]
 _SILVERMAN_A: dict[str, float] = {"gaussian": 1.0, "quartic": 2.78}
 #: Gaussian kernels are truncated at this many bandwidths (mass lost: exp(-8) = 3.4e-4).
 _GAUSS_TRUNCATE = 4.0
-
-
-def _readonly(a: NDArray[Any]) -> NDArray[Any]:
-    """Return ``a`` marked read-only, so a frozen result cannot be edited in place."""
-    a.setflags(write=False)
-    return a
 
 
 def _as_coords(e: ArrayLike, n: ArrayLike) -> tuple[FloatArray, FloatArray]:
@@ -459,7 +453,7 @@ def kde_grid(
         bound += n_used * float(kern.max()) * math.exp(-(_GAUSS_TRUNCATE**2) / 2) * 1e6
     return KdeResult(
         grid=grid,
-        density=_readonly(np.ascontiguousarray(density)),
+        density=readonly(np.ascontiguousarray(density)),
         bandwidth_m=h,
         bandwidth_rule=rule,
         kernel=kernel,
@@ -795,15 +789,15 @@ def getis_ord_gi_star(
     sig = p_adj <= alpha
     notes = _floor_notes(n - len(untestable), permutations, alpha, correction, alternative)
     return GiStarResult(
-        g=_readonly(local / y.sum() if y.sum() != 0 else np.full(n, np.nan)),
-        z=_readonly(np.asarray(z, dtype=np.float64)),
-        p_norm=_readonly(np.asarray(p_norm, dtype=np.float64)),
-        p_sim=_readonly(np.asarray(p_sim, dtype=np.float64)),
-        p_value=_readonly(np.asarray(p_value, dtype=np.float64)),
-        p_adjusted=_readonly(p_adj),
-        significant=_readonly(sig),
-        hot=_readonly(sig & (z > 0)),
-        cold=_readonly(sig & (z < 0)),
+        g=readonly(local / y.sum() if y.sum() != 0 else np.full(n, np.nan)),
+        z=readonly(np.asarray(z, dtype=np.float64)),
+        p_norm=readonly(np.asarray(p_norm, dtype=np.float64)),
+        p_sim=readonly(np.asarray(p_sim, dtype=np.float64)),
+        p_value=readonly(np.asarray(p_value, dtype=np.float64)),
+        p_adjusted=readonly(p_adj),
+        significant=readonly(sig),
+        hot=readonly(sig & (z > 0)),
+        cold=readonly(sig & (z < 0)),
         notes=notes,
         untestable=untestable,
         permutations=permutations,
@@ -945,9 +939,4 @@ def adjust_pvalues(p: ArrayLike, correction: Correction = "fdr_bh") -> FloatArra
         return np.asarray(np.minimum(1.0, pa * m), dtype=np.float64)
     if correction != "fdr_bh":
         raise ValueError(f"correction must be 'fdr_bh', 'bonferroni' or 'none', got {correction!r}")
-    order = np.argsort(pa, kind="stable")
-    ranked = pa[order] * m / np.arange(1, m + 1)
-    ranked = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty(m)
-    out[order] = np.minimum(ranked, 1.0)
-    return np.maximum(out, pa)  # p * m / m can round just below p
+    return benjamini_hochberg(pa)

@@ -20,11 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from csp_analytics._arrays import FloatArray
 from csp_analytics.compare import poisson_change_test
 
 __all__ = ["PeerComparison", "Rates", "peer_comparison", "rate_per_1000"]
-
-FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.spatial import cKDTree
 
+from csp_analytics._arrays import readonly
+
 __all__ = [
     "KnoxResult",
     "NearRepeatTable",
@@ -68,11 +70,6 @@ MONTH_CAVEAT = (
     "at the scale of months, not the days-to-weeks pattern that near-repeat burglary "
     "research finds; all of that falls inside the 'same month' band."
 )
-
-
-def _readonly(a: NDArray[Any]) -> NDArray[Any]:
-    a.setflags(write=False)
-    return a
 
 
 # --------------------------------------------------------------------------------------
@@ -515,10 +512,10 @@ def _near_repeat_table(
     return NearRepeatTable(
         space_labels=labels[0],
         time_labels=labels[1],
-        observed=_readonly(observed.astype(np.int64)),
-        expected=_readonly(np.asarray(expected, dtype=np.float64)),
-        ratio=_readonly(np.asarray(ratio, dtype=np.float64)),
-        p_value=_readonly(np.asarray(p_table, dtype=np.float64)),
+        observed=readonly(observed.astype(np.int64)),
+        expected=readonly(np.asarray(expected, dtype=np.float64)),
+        ratio=readonly(np.asarray(ratio, dtype=np.float64)),
+        p_value=readonly(np.asarray(p_table, dtype=np.float64)),
     )
 
 
