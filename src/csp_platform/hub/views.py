@@ -8,7 +8,9 @@ the chart, the tables and the CSV files agree.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
+from functools import wraps
 from typing import Any
 
 from django.conf import settings
@@ -125,13 +127,27 @@ def _bad_request(read: Read) -> JsonResponse:
     return JsonResponse({"errors": read.errors}, status=400)
 
 
+def with_filters(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Give the view the request's :class:`Read`; bad filters answer 400 with the errors.
+
+    Goes inside ``@requires``, which has set the membership the filters are read against.
+    """
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        read = Read(request)
+        if read.form.errors:
+            return _bad_request(read)
+        return view(request, read, *args, **kwargs)
+
+    return wrapper
+
+
 @require_GET
 @requires(Perm.VIEW_AGGREGATES)
-def map_data(request: HttpRequest, partnership: str) -> JsonResponse:
+@with_filters
+def map_data(request: HttpRequest, read: Read, partnership: str) -> JsonResponse:
     """Wards of the scope as GeoJSON, with their counts, rates, rank and map colour."""
-    read = Read(request)
-    if read.form.errors:
-        return _bad_request(read)
     wards = selectors.ward_figures(read.scope, read.filters)
     classes = _classes(wards)
     by_code = {w.code: w for w in read.scope.wards}
@@ -164,10 +180,8 @@ def map_data(request: HttpRequest, partnership: str) -> JsonResponse:
 
 @require_GET
 @requires(Perm.VIEW_AGGREGATES)
-def trend_data(request: HttpRequest, partnership: str) -> JsonResponse:
-    read = Read(request)
-    if read.form.errors:
-        return _bad_request(read)
+@with_filters
+def trend_data(request: HttpRequest, read: Read, partnership: str) -> JsonResponse:
     trend = selectors.trend(read.scope, read.filters)
     return JsonResponse(
         {
@@ -180,11 +194,9 @@ def trend_data(request: HttpRequest, partnership: str) -> JsonResponse:
 
 @require_GET
 @requires(Perm.VIEW_POINTS)
-def points_data(request: HttpRequest, partnership: str) -> JsonResponse:
+@with_filters
+def points_data(request: HttpRequest, read: Read, partnership: str) -> JsonResponse:
     """Incidents grouped by published (police.uk snap) point; never exact locations."""
-    read = Read(request)
-    if read.form.errors:
-        return _bad_request(read)
     found = selectors.points(read.scope, read.filters)
     return JsonResponse(
         {
@@ -198,11 +210,9 @@ def points_data(request: HttpRequest, partnership: str) -> JsonResponse:
 
 @require_GET
 @requires(Perm.VIEW_HOTSPOTS)
-def hotspots_data(request: HttpRequest, partnership: str) -> JsonResponse:
+@with_filters
+def hotspots_data(request: HttpRequest, read: Read, partnership: str) -> JsonResponse:
     """Kernel-density hotspots of the scope on a BNG grid (250 m; 100 m for a ward)."""
-    read = Read(request)
-    if read.form.errors:
-        return _bad_request(read)
     cell = 100 if read.scope.area is not None and read.scope.area.level == "ward" else 250
     features: list[dict[str, Any]] = []
     notes: list[str] = []
@@ -303,20 +313,18 @@ def _csv(
 
 @require_GET
 @requires(Perm.EXPORT_AGGREGATES)
-def export_aggregates(request: HttpRequest, partnership: str, table: str) -> HttpResponse:
-    read = Read(request)
-    if read.form.errors:
-        return _bad_request(read)
+@with_filters
+def export_aggregates(
+    request: HttpRequest, read: Read, partnership: str, table: str
+) -> HttpResponse:
     rows, columns = _aggregate_rows(read, table)
     return _csv(request, read, table, rows, columns, point_level=False)
 
 
 @require_GET
 @requires(Perm.EXPORT_POINTS)
-def export_points(request: HttpRequest, partnership: str) -> HttpResponse:
-    read = Read(request)
-    if read.form.errors:
-        return _bad_request(read)
+@with_filters
+def export_points(request: HttpRequest, read: Read, partnership: str) -> HttpResponse:
     found = selectors.points(read.scope, read.filters, limit=100_000)
     rows = [asdict(p) for p in found.points]
     return _csv(
