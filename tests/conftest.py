@@ -15,6 +15,8 @@ DATA = SHARED / "data"
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     if not DATA.is_dir():
-        pytest.fail(f"the real data folder {DATA} is missing: put ../shared beside the repo "
-                    "or set CSP_SHARED")
+        pytest.fail(
+            f"the real data folder {DATA} is missing: put ../shared beside the repo "
+            "or set CSP_SHARED"
+        )
     return DATA

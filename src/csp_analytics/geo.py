@@ -66,8 +66,8 @@ def assign_points(x: FloatArray, y: FloatArray, areas: Sequence[BaseGeometry]) -
 
     Areas of one level tile the ground, so a point lies in at most one; a point exactly on a
     shared edge goes to the first area in ``areas`` order that covers it. Points are
-    de-duplicated first (police.uk snaps crimes to a few thousand map points), then for each
-    area only the points inside its bounding box are tested, with a prepared geometry.
+    de-duplicated first (police.uk snaps crimes to a few thousand map points), then matched
+    to areas in one query of a shapely ``STRtree`` (bounding boxes, then GEOS's exact test).
     NaN coordinates give -1.
 
     >>> from shapely.geometry import box
@@ -81,29 +81,13 @@ def assign_points(x: FloatArray, y: FloatArray, areas: Sequence[BaseGeometry]) -
     ok = ~(np.isnan(x) | np.isnan(y))
     if not ok.any() or not areas:
         return result
-    pts = np.column_stack([x[ok], y[ok]])
-    uniq, inverse = np.unique(pts, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    order = np.argsort(uniq[:, 0], kind="stable")
-    ux = uniq[order, 0]
-    uy = uniq[order, 1]
+    uniq, inverse = np.unique(np.column_stack([x[ok], y[ok]]), axis=0, return_inverse=True)
+    tree = shapely.STRtree(np.asarray(areas, dtype=object))
+    point, area = tree.query(shapely.points(uniq), predicate="intersects")
     found = np.full(uniq.shape[0], -1, dtype=np.int64)
-    for index, geom in enumerate(areas):
-        minx, miny, maxx, maxy = geom.bounds
-        lo, hi = (
-            np.searchsorted(ux, [minx, maxx], side="left")[0],
-            np.searchsorted(ux, maxx, side="right"),
-        )
-        if hi <= lo:
-            continue
-        cand = np.arange(lo, hi)
-        cand = cand[(uy[cand] >= miny) & (uy[cand] <= maxy) & (found[order[cand]] < 0)]
-        if cand.size == 0:
-            continue
-        shapely.prepare(geom)
-        inside = shapely.intersects_xy(geom, ux[cand], uy[cand])
-        found[order[cand[inside]]] = index
-    result[np.flatnonzero(ok)] = found[inverse]
+    last_first = np.argsort(-area, kind="stable")  # written last wins: the first area in order
+    found[point[last_first]] = area[last_first]
+    result[np.flatnonzero(ok)] = found[inverse.reshape(-1)]
     return result
 
 

@@ -180,10 +180,9 @@ def file_info(path: Path, rows: int) -> FileInfo:
 def _check_structure(name: str, header: bytes, block: bytes, first_row: int, sep: str) -> None:
     """Every record must have as many fields as the header (polars pads short rows silently)."""
     expected = len(next(csv.reader([header.decode("utf-8", "replace")], delimiter=sep)))
-    text = block.decode("utf-8", "replace")
-    if '"' in text and re.search(r'"[^"]*\n[^"]*"', text):
+    if b'"' in block and re.search(rb'"[^"]*\n[^"]*"', block):
         # Quoted fields with line breaks: fall back to the csv module for this block.
-        reader = csv.reader(io.StringIO(text), delimiter=sep)
+        reader = csv.reader(io.StringIO(block.decode("utf-8", "replace")), delimiter=sep)
         for offset, record in enumerate(r for r in reader if r):
             if len(record) != expected:
                 raise RowError(
@@ -193,8 +192,18 @@ def _check_structure(name: str, header: bytes, block: bytes, first_row: int, sep
                     f"expected {expected} fields, found {len(record)}",
                 )
         return
-    lines = pl.Series("l", text.split("\n"), dtype=pl.String)
-    lines = lines.filter(lines.str.strip_chars() != "")
+    if b"\x00" in block:
+        lines = pl.Series("l", block.decode("utf-8", "replace").split("\n"), dtype=pl.String)
+    else:  # polars splits the lines (one field per line: no separator, no quoting)
+        lines = pl.read_csv(
+            block,
+            has_header=False,
+            separator="\x00",
+            quote_char=None,
+            infer_schema=False,
+            encoding="utf8-lossy",
+        ).to_series()
+    lines = lines.filter(lines.is_not_null() & (lines.str.strip_chars() != ""))
     fields = lines.str.replace_all(r'"[^"]*"', "").str.count_matches(re.escape(sep)) + 1
     bad = (fields != expected).arg_true()
     if bad.len():
@@ -221,6 +230,13 @@ def _read_block(name: str, header: bytes, block: bytes, first_row: int, sep: str
     return frame.with_columns(
         pl.int_range(first_row, first_row + frame.height, dtype=pl.Int64).alias("__row")
     )
+
+
+def _constant(
+    value: str | bool | None, n: int, dtype: pl.DataType | type[pl.DataType]
+) -> pl.Series:
+    """A column of ``n`` copies of one value, built by polars (no Python list)."""
+    return pl.repeat(value, n, dtype=dtype, eager=True)
 
 
 def _first_bad(frame: pl.DataFrame, bad: pl.Series) -> int | None:
@@ -390,15 +406,15 @@ def _normalise_police(name: str, frame: pl.DataFrame, occ: _Occurrences) -> pl.D
     located = ~np.isnan(lon_np)
     return pl.DataFrame(
         {
-            "file": pl.Series([name] * frame.height, dtype=pl.String),
+            "file": _constant(name, frame.height, pl.String),
             "row": col("__row"),
             "ident": ident,
             "source_ref": crime_id,
             "source_category": col("Crime type").str.strip_chars(),
             "month": month,
-            "occurred_on": pl.Series([None] * frame.height, dtype=pl.Date),
-            "occurred_at": pl.Series([None] * frame.height, dtype=pl.Time),
-            "date_precision": pl.Series(["month"] * frame.height, dtype=pl.String),
+            "occurred_on": _constant(None, frame.height, pl.Date),
+            "occurred_at": _constant(None, frame.height, pl.Time),
+            "date_precision": _constant("month", frame.height, pl.String),
             "lon": lon,
             "lat": lat,
             "easting": pl.Series(east).fill_nan(None),
@@ -408,7 +424,7 @@ def _normalise_police(name: str, frame: pl.DataFrame, occ: _Occurrences) -> pl.D
             "lsoa_given": col("LSOA code").str.strip_chars(),
             "outcome": col("Last outcome category").str.strip_chars(),
             "organisation": col("Falls within").str.strip_chars(),
-            "excluded": pl.Series([False] * frame.height, dtype=pl.Boolean),
+            "excluded": _constant(False, frame.height, pl.Boolean),
         },
         schema=INCIDENT_SCHEMA,
     )
@@ -690,7 +706,7 @@ def _parse_dates(
     """(month, day-or-null, period_months) for each row, by the mapping's date_format."""
     column = mapping.date or "(file name)"
     raw = (
-        pl.Series([file_value] * frame.height, dtype=pl.String)
+        _constant(file_value, frame.height, pl.String)
         if file_value is not None
         else frame[column].str.strip_chars()
     )
@@ -700,12 +716,12 @@ def _parse_dates(
     if fmt == "month":
         _fail_if(check, name, column, ~raw.str.contains(_MONTH_RE), "is not a month (YYYY-MM)")
         month = (raw + "-01").str.to_date("%Y-%m-%d")
-        return month, pl.Series([None] * frame.height, dtype=pl.Date), 1
+        return month, _constant(None, frame.height, pl.Date), 1
     if fmt == "financial-year":
         ok = raw.str.contains(r"^\d{4}-\d{2}$")
         _fail_if(check, name, column, ~ok, "is not a financial year like 2012-13")
         month = (raw.str.slice(0, 4) + "-04-01").str.to_date("%Y-%m-%d")
-        return month, pl.Series([None] * frame.height, dtype=pl.Date), 12
+        return month, _constant(None, frame.height, pl.Date), 12
     parsed = raw.str.to_datetime(fmt, strict=False)
     _fail_if(check, name, column, parsed.is_null(), f"is not a date in the format {fmt!r}")
     day = parsed.dt.date()
@@ -783,11 +799,11 @@ def _normalise_mapped(
     category = (
         _text(frame, mapping.category)
         if mapping.category
-        else pl.Series([mapping.category_constant] * frame.height, dtype=pl.String)
+        else _constant(mapping.category_constant, frame.height, pl.String)
     )
     _fail_if(frame, name, mapping.category or "category", category == "", "category is empty")
     month, day, _ = _parse_dates(name, frame, mapping, file_month)
-    at = pl.Series([None] * frame.height, dtype=pl.Time)
+    at = _constant(None, frame.height, pl.Time)
     if mapping.time:
         raw_time = _text(frame, mapping.time)
         at = raw_time.str.to_time(mapping.time_format, strict=False)
@@ -809,7 +825,7 @@ def _normalise_mapped(
     coords = _coordinates(name, frame, mapping)
     return pl.DataFrame(
         {
-            "file": pl.Series([name] * frame.height, dtype=pl.String),
+            "file": _constant(name, frame.height, pl.String),
             "row": frame["__row"],
             "ident": ident,
             "source_ref": reference,
@@ -821,9 +837,9 @@ def _normalise_mapped(
             **coords,
             "location_text": _text(frame, mapping.location_text),
             "lsoa_given": _text(frame, mapping.lsoa),
-            "outcome": pl.Series([""] * frame.height, dtype=pl.String),
-            "organisation": pl.Series([mapping.organisation] * frame.height, dtype=pl.String),
-            "excluded": pl.Series([False] * frame.height, dtype=pl.Boolean),
+            "outcome": _constant("", frame.height, pl.String),
+            "organisation": _constant(mapping.organisation, frame.height, pl.String),
+            "excluded": _constant(False, frame.height, pl.Boolean),
         },
         schema=INCIDENT_SCHEMA,
     )
@@ -840,7 +856,7 @@ def _normalise_aggregate(
     category = (
         _text(frame, mapping.category)
         if mapping.category
-        else pl.Series([mapping.category_constant] * frame.height, dtype=pl.String)
+        else _constant(mapping.category_constant, frame.height, pl.String)
     )
     area = _text(frame, mapping.area)
     _fail_if(frame, name, mapping.area, area == "", "area code is empty")
@@ -856,7 +872,7 @@ def _normalise_aggregate(
     ).alias("ident")
     out = pl.DataFrame(
         {
-            "file": pl.Series([name] * frame.height, dtype=pl.String),
+            "file": _constant(name, frame.height, pl.String),
             "row": frame["__row"],
             "ident": frame.select(ident).to_series(),
             "month": month,

@@ -11,8 +11,10 @@ from shapely.geometry import Point, box
 from csp_analytics import io
 from csp_analytics.geo import assign_points, to_bng, to_wgs84
 
-HEADER = ("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,"
-          "LSOA name,Crime type,Last outcome category,Context\n")
+HEADER = (
+    "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,"
+    "LSOA name,Crime type,Last outcome category,Context\n"
+)
 ASB = ",2019-01,X Police,X Police,-1.2,54.7,On or near A,E01011954,H 001A,Anti-social behaviour,,\n"
 
 
@@ -21,8 +23,10 @@ def test_assign_points_matches_a_plain_loop_on_random_points():
     areas = [box(i, j, i + 1, j + 1) for i in range(3) for j in range(3)]
     x, y = rng.uniform(-0.5, 3.5, 500), rng.uniform(-0.5, 3.5, 500)
     x[:50] = np.round(x[:50])  # points on shared edges go to the first area that covers them
-    expected = [next((k for k, a in enumerate(areas) if a.covers(Point(px, py))), -1)
-                for px, py in zip(x, y)]
+    expected = [
+        next((k for k, a in enumerate(areas) if a.covers(Point(px, py))), -1)
+        for px, py in zip(x, y)
+    ]
     assert assign_points(x, y, areas).tolist() == expected
 
 

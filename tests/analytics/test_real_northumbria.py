@@ -34,6 +34,7 @@ POPULATION = DATA / "population" / "census2011_lsoa_population_households.csv"
 def _real_data_present(data_dir: Path) -> None:
     """The real files are part of the test contract: missing data fails, never skips."""
 
+
 THEMES = {
     "Anti-social behaviour": "Anti-social behaviour",
     "Burglary": "Acquisitive crime",

@@ -38,8 +38,9 @@ def test_population_is_the_census_sum_at_every_level(cleveland_areas, data_dir):
 
 
 def test_a_second_import_updates_in_place(cleveland_areas, data_dir):
-    result = services.areas_import([data_dir / "boundaries/wards_2013/E06000001.geojson"],
-                                   level="ward")
+    result = services.areas_import(
+        [data_dir / "boundaries/wards_2013/E06000001.geojson"], level="ward"
+    )
     assert (result.created, result.updated) == (0, 11)
 
 

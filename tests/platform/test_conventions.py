@@ -47,7 +47,11 @@ def test_every_url_pattern_declares_who_may_use_it():
 
     rules = {name: getattr(p.callback, "access_rule", None) for name, p in walk(get_resolver())}
     assert rules, "no URL patterns found"
-    undeclared = [n for n, rule in rules.items() if not (isinstance(rule, Perm) or rule in (PUBLIC, SIGNED_IN))]
+    undeclared = [
+        n
+        for n, rule in rules.items()
+        if not (isinstance(rule, Perm) or rule in (PUBLIC, SIGNED_IN))
+    ]
     assert not undeclared, f"views without @requires/@signed_in/@public: {undeclared}"
     assert [n for n, rule in rules.items() if rule == PUBLIC] == ["core:sign_in"]
 

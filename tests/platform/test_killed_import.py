@@ -84,7 +84,10 @@ def test_an_import_killed_at_any_point_leaves_the_database_unchanged(fresh_env, 
     # and the same import, left to finish, adds exactly those months
     run(fresh_env, "import-incidents", "--format", "police-uk", *months)
     totals = json.loads(run(fresh_env, "counts", "--by", "month", "--format", "json"))
-    raw = [sum(1 for _ in raw_rows(p)) for p in sorted(north.glob("*/*.csv.gz"))
-           if "2020-05" <= p.parent.name <= "2021-12"]
+    raw = [
+        sum(1 for _ in raw_rows(p))
+        for p in sorted(north.glob("*/*.csv.gz"))
+        if "2020-05" <= p.parent.name <= "2021-12"
+    ]
     assert [r["incidents"] for r in totals] == raw
     assert raw[:3] == [19_344, 17_118, 14_055]  # SOURCES.md

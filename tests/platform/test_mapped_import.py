@@ -47,10 +47,10 @@ def test_fire_counts_equal_the_raw_file_through_the_mapping(lfb_file):
     assert result.rows_excluded == 11_529 - 1_491 and result.rows_unknown_category == 0
     # redacted dwellings fall back to the 50 m grid reference, never dropped
     redacted = sum(1 for r in rows if r["StopCodeDescription"] in LFB_WANTED and not r["Easting_m"])
-    assert Incident.objects.filter(location_precision="rounded").count() == redacted > 0
-    assert not Incident.objects.filter(location_precision="none").exists()
+    assert Incident.objects.filter(place__location_precision="rounded").count() == redacted > 0
+    assert not Incident.objects.filter(place__location_precision="none").exists()
     first = Incident.objects.get(source_ref="000074-01012019")
-    assert (first.easting, first.northing) == (517751, 178330)
+    assert (first.place.easting, first.place.northing) == (517751, 178330)
     assert str(first.occurred_on) == "2019-01-01" and str(first.occurred_at) == "00:15:23"
     assert services.mapped_import([lfb_file], mapping=mapping).rows_new == 0
 
@@ -99,8 +99,9 @@ def test_an_aggregate_return_is_counted_beside_incidents_never_as_incidents(
     assert sum(r["aggregate_count"] or 0 for r in by_lsoa.rows) == sum(expected.values())
     everything = selectors.counts(selectors.CountQuery(by=("lsoa", "source")))
     police = [r for r in everything.rows if r["source"] == "police-uk-cleveland-police"]
-    located = Incident.objects.filter(source__code="police-uk-cleveland-police",
-                                      lsoa__isnull=False).count()
+    located = Incident.objects.filter(
+        source__code="police-uk-cleveland-police", place__lsoa__isnull=False
+    ).count()
     assert sum(r["incidents"] for r in police if r["lsoa"] != "(none)") == located
     assert all(r["aggregate_count"] is None for r in police)
 

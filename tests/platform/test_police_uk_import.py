@@ -198,17 +198,22 @@ def test_a_shuffled_multi_month_file_read_in_small_blocks_stores_each_row_once(
 ):
     import random
 
-    lines = [line for p in cleveland_files[:3]
-             for line in p.read_text(encoding="utf-8").splitlines(keepends=True)[1:]]
+    lines = [
+        line
+        for p in cleveland_files[:3]
+        for line in p.read_text(encoding="utf-8").splitlines(keepends=True)[1:]
+    ]
     random.Random(3).shuffle(lines)  # months interleaved, as in a custom download
     shuffled = tmp_path / "custom-download.csv"
-    shuffled.write_text(cleveland_files[0].read_text(encoding="utf-8").splitlines(True)[0]
-                        + "".join(lines))
+    shuffled.write_text(
+        cleveland_files[0].read_text(encoding="utf-8").splitlines(True)[0] + "".join(lines)
+    )
     first = services.police_uk_import([shuffled], block_bytes=256 * 1024)
     assert first.rows_new == len(lines) == 9_352 + 8_529 + 7_675
     again = services.police_uk_import(cleveland_files[:3], block_bytes=64 * 1024)
     assert again.rows_new == 0
     expected = raw_police_counts(cleveland_files[:3])
-    got = {(r["month"], r["category"]): r["incidents"]
-           for r in counts_json("--by", "month,category")}
+    got = {
+        (r["month"], r["category"]): r["incidents"] for r in counts_json("--by", "month,category")
+    }
     assert got == dict(expected)

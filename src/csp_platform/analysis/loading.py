@@ -36,7 +36,14 @@ from csp_platform.analysis.periods import month_label, month_number
 from csp_platform.areas.models import Area
 from csp_platform.areas.selectors import area_geometry, area_get_by_code
 from csp_platform.core.errors import BadQuery
-from csp_platform.incidents.models import AreaMonthCount, Category, Incident, Source, Theme
+from csp_platform.incidents.models import (
+    AreaMonthCount,
+    Category,
+    Incident,
+    Source,
+    Theme,
+    incident_lookup,
+)
 
 LINKED_LEVELS = ("lsoa", "ward", "district")
 MONTHLY_LEVELS = ("ward", "district")  # the levels AreaMonthCount keeps
@@ -207,8 +214,8 @@ def counts_by_area(
     if lsoas:
         by_lsoa = (
             Incident.objects.filter(_filters(scope, first, last))
-            .filter(lsoa_id__in=[a.pk for a in lsoas])
-            .values_list("lsoa_id", "source_id", "month", "category_id")
+            .filter(place__lsoa_id__in=[a.pk for a in lsoas])
+            .values_list("place__lsoa_id", "source_id", "month", "category_id")
             .annotate(total=Count("id"))
             .order_by()
         )
@@ -233,10 +240,15 @@ def area_rows(scope: Scope, first: date | None, last: date, columns: Sequence[st
     """The area's incident rows (the ``columns`` asked for), months first..last."""
     qs = Incident.objects.filter(_filters(scope, first, last))
     if scope.linked:
-        qs = qs.filter(**{f"{scope.area.level}_id": scope.area.pk})
+        qs = qs.filter(**{incident_lookup(f"{scope.area.level}_id"): scope.area.pk})
         return _frame(qs, list(columns))
     a = scope.area
-    qs = qs.filter(lon__gte=a.min_lon, lon__lte=a.max_lon, lat__gte=a.min_lat, lat__lte=a.max_lat)
+    qs = qs.filter(
+        place__lon__gte=a.min_lon,
+        place__lon__lte=a.max_lon,
+        place__lat__gte=a.min_lat,
+        place__lat__lte=a.max_lat,
+    )
     extra = [c for c in ("lon", "lat") if c not in columns]
     frame = _frame(qs, [*columns, *extra])
     if frame.height:
@@ -260,7 +272,8 @@ _TYPES = {
 
 def _frame(qs: Any, columns: list[str]) -> pl.DataFrame:
     schema = {c: _TYPES.get(c, pl.Int64) for c in columns}
-    return pl.DataFrame(list(qs.values_list(*columns).order_by()), schema=schema, orient="row")
+    lookups = [incident_lookup(c) for c in columns]
+    return pl.DataFrame(list(qs.values_list(*lookups).order_by()), schema=schema, orient="row")
 
 
 def grouped(
@@ -274,13 +287,13 @@ def grouped(
     first, last = min(months), max(months)
     if scope.linked:
         qs = Incident.objects.filter(_filters(scope, first, last)).filter(
-            **{f"{scope.area.level}_id": scope.area.pk}
+            **{incident_lookup(f"{scope.area.level}_id"): scope.area.pk}
         )
         if len(months) < month_number(last) - month_number(first) + 1:
             qs = qs.filter(month__in=list(months))
         if located:
-            qs = qs.filter(lon__isnull=False, lat__isnull=False)
-        rows = qs.values_list(*keys).annotate(total=Count("id")).order_by()
+            qs = qs.filter(place__lon__isnull=False, place__lat__isnull=False)
+        rows = qs.values_list(*map(incident_lookup, keys)).annotate(total=Count("id")).order_by()
         schema = {**{c: _TYPES.get(c, pl.Int64) for c in keys}, "n": pl.Int64}
         return pl.DataFrame(list(rows), schema=schema, orient="row")
     frame = area_rows(scope, first, last, list(dict.fromkeys([*keys, "lon", "month"])))

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import polars as pl
 import shapely
 from django.db.models import QuerySet
 
@@ -51,19 +50,6 @@ class AreaIndex:
     geoms: dict[str, list[shapely.Geometry]]
     lsoa_by_code: dict[str, int]
     lsoa_fit: dict[int, tuple[int | None, int | None]]
-    # (lon, lat) -> area ids by level (-1: none): police.uk snap points recur month after
-    # month, so an import tests each distinct point against the polygons once.
-    cache: pl.DataFrame = field(
-        default_factory=lambda: pl.DataFrame(
-            schema={
-                "lon": pl.Float64,
-                "lat": pl.Float64,
-                "lsoa": pl.Int64,
-                "ward": pl.Int64,
-                "district": pl.Int64,
-            }
-        )
-    )
 
     @classmethod
     def load(cls) -> AreaIndex:
@@ -100,44 +86,6 @@ class AreaIndex:
         levels: tuple[str, ...] = LINKED_LEVELS,
     ) -> dict[str, npt.NDArray[np.int64]]:
         """Area id per point for each level, or -1 where the point is in no imported area."""
-        if levels == LINKED_LEVELS:
-            return self._assign_cached(lon, lat)
-        return self._assign(lon, lat, levels)
-
-    def _assign_cached(
-        self, lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64]
-    ) -> dict[str, npt.NDArray[np.int64]]:
-        points = pl.DataFrame(
-            {"lon": lon, "lat": lat}, schema={"lon": pl.Float64, "lat": pl.Float64}
-        )
-        points = points.with_columns(pl.col("lon").fill_nan(None), pl.col("lat").fill_nan(None))
-        found = points.join(self.cache, on=["lon", "lat"], how="left", maintain_order="left")
-        missing = (
-            found.filter(
-                pl.col("lsoa").is_null() & pl.col("lon").is_not_null() & pl.col("lat").is_not_null()
-            )
-            .select("lon", "lat")
-            .unique()
-        )
-        if missing.height:
-            new = self._assign(missing["lon"].to_numpy(), missing["lat"].to_numpy(), LINKED_LEVELS)
-            self.cache = pl.concat(
-                [
-                    self.cache,
-                    missing.with_columns([pl.Series(level, new[level]) for level in LINKED_LEVELS]),
-                ]
-            )
-            found = points.join(self.cache, on=["lon", "lat"], how="left", maintain_order="left")
-        return {
-            level: found[level].fill_null(-1).to_numpy().astype(np.int64) for level in LINKED_LEVELS
-        }
-
-    def _assign(
-        self,
-        lon: npt.NDArray[np.float64],
-        lat: npt.NDArray[np.float64],
-        levels: tuple[str, ...],
-    ) -> dict[str, npt.NDArray[np.int64]]:
         out: dict[str, npt.NDArray[np.int64]] = {}
         for level in levels:
             found = assign_points(lon, lat, self.geoms[level])

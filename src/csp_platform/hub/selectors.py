@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import shapely
-from django.db.models import Count, Min, Sum
+from django.db.models import Count, F, Min, Sum
 
 from csp_analytics.rates import rate_per_1000
 from csp_platform.analysis.periods import Period, add_months, period_months
@@ -442,9 +442,9 @@ def points(scope: Scope, filters: Filters, *, limit: int = POINT_LIMIT) -> Point
     """
     qs = _incident_rows(scope, filters)
     groups = list(
-        qs.filter(location_precision=LocationPrecision.SNAP_POINT)
-        .values("lon", "lat")
-        .annotate(n=Count("id"), location=Min("location_text"))
+        qs.filter(place__location_precision=LocationPrecision.SNAP_POINT)
+        .values(lon=F("place__lon"), lat=F("place__lat"))
+        .annotate(n=Count("id"), location=Min("place__location_text"))
         .order_by("-n", "lon", "lat")
     )
     published = sum(g["n"] for g in groups)

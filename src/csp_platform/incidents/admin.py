@@ -20,9 +20,17 @@ class ReadOnly(admin.ModelAdmin):  # type: ignore[type-arg]
 
 @admin.register(models.Incident)
 class IncidentAdmin(ReadOnly):
-    list_display = ("month", "source_category", "category", "location_text", "ward", "source")
-    list_filter = ("source", "category__theme", "month", "location_precision")
-    list_select_related = ("category", "ward", "source")
+    list_display = ("month", "source_category", "category", "place", "ward", "source")
+    list_filter = ("source", "category__theme", "month", "place__location_precision")
+    list_select_related = ("category", "place", "ward", "source")
+    show_full_result_count = False
+
+
+@admin.register(models.Place)
+class PlaceAdmin(ReadOnly):
+    list_display = ("location_text", "location_precision", "lsoa_given", "ward", "district")
+    list_filter = ("location_precision",)
+    list_select_related = ("ward", "district")
     show_full_result_count = False
 
 

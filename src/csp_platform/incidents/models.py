@@ -9,6 +9,7 @@ incidents. See docs/data-model.md.
 from __future__ import annotations
 
 from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from csp_platform.areas.models import Area
 from csp_platform.core.models import Organisation
@@ -159,18 +160,64 @@ class LocationPrecision(models.TextChoices):
     ROUNDED = "rounded", "Rounded grid reference"
 
 
+class RowIdField(models.BigAutoField):  # type: ignore[type-arg]
+    """A big-integer primary key that SQLite keeps as its plain rowid.
+
+    Django adds ``AUTOINCREMENT`` on SQLite, which updates the ``sqlite_sequence`` table on
+    every insert (about 8% of a bulk import's time). Without it SQLite gives each new row the
+    largest id plus one; an id is reused only if the newest row is deleted. Incidents are
+    referred to by (source, ident), never by id, outside one query.
+    """
+
+    def db_type_suffix(self, connection: BaseDatabaseWrapper) -> str | None:
+        if connection.vendor == "sqlite":
+            return None
+        return super().db_type_suffix(connection)  # type: ignore[no-any-return]
+
+
+class Place(models.Model):
+    """A distinct place that incidents are recorded at, with the areas it falls in.
+
+    police.uk publishes anonymised map points ("snap points"), each with its street text, so
+    the 401,207 Northumbria crimes of two years sit at 17,808 places. The place holds the
+    location fields of the s.17A record once, and the point-in-polygon result is worked out
+    once per place, not per incident (docs/decisions/0005-places.md). A place without
+    coordinates (``location_precision`` ``none``) may still give an LSOA code.
+
+    ``key`` is a digest of the location fields; two incidents with the same fields share a
+    place, whatever their source.
+    """
+
+    key = models.CharField(max_length=32, unique=True)
+    location_precision = models.CharField(max_length=8, choices=LocationPrecision.choices)
+    lon = models.FloatField(null=True, blank=True)
+    lat = models.FloatField(null=True, blank=True)
+    easting = models.FloatField(null=True, blank=True)
+    northing = models.FloatField(null=True, blank=True)
+    location_text = models.TextField(blank=True)
+    lsoa_given = models.TextField(blank=True)
+    lsoa = _area_link()
+    ward = _area_link()
+    district = _area_link()
+
+    def __str__(self) -> str:
+        return self.location_text or self.lsoa_given or "(no location)"
+
+
 class Incident(models.Model):
     """One incident from one source, depersonalised (s.17A).
 
     ``ident`` is the source-specific identity used to keep re-imports idempotent
-    (docs/data-model.md#identity). Area links are the point-in-polygon result for the
-    newest boundary generation of each level; every area, of every generation, is counted
-    in :class:`AreaMonthCount`.
+    (docs/data-model.md#identity). The location is the incident's :class:`Place`; ``ward``
+    and ``district`` repeat the place's links (the newest boundary generation of each level)
+    so that the indexes reads use sit on this table. Every area, of every generation, is
+    counted in :class:`AreaMonthCount`.
     """
 
     # A bulk fact table: foreign keys are kept by the import service (which builds every id
     # from the database in the same transaction), not checked row by row by the database,
     # and only the indexes the reads need exist (docs/decisions/0004-lean-incident-table.md).
+    id = RowIdField(primary_key=True)
     source = models.ForeignKey(
         Source,
         on_delete=models.PROTECT,
@@ -199,16 +246,20 @@ class Incident(models.Model):
     month = models.DateField(help_text="First day of the month of the incident (Europe/London).")
     occurred_on = models.DateField(null=True, blank=True)
     occurred_at = models.TimeField(null=True, blank=True)
-    date_precision = models.CharField(max_length=8, choices=DatePrecision.choices)
-    lon = models.FloatField(null=True, blank=True)
-    lat = models.FloatField(null=True, blank=True)
-    easting = models.FloatField(null=True, blank=True)
-    northing = models.FloatField(null=True, blank=True)
-    location_precision = models.CharField(max_length=8, choices=LocationPrecision.choices)
-    location_text = models.TextField(blank=True)
-    lsoa_given = models.TextField(blank=True)
+    date_precision = models.CharField(
+        max_length=8,
+        choices=DatePrecision.choices,
+        default=DatePrecision.MONTH,
+        db_default=DatePrecision.MONTH,
+    )
+    place = models.ForeignKey(
+        Place,
+        on_delete=models.PROTECT,
+        related_name="incidents",
+        db_index=False,
+        db_constraint=False,
+    )
     outcome = models.TextField(blank=True)
-    lsoa = _area_link()
     ward = _area_link()
     district = _area_link()
 
@@ -224,6 +275,22 @@ class Incident(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source_category} {self.month:%Y-%m} ({self.source.code})"
+
+
+# The record's location fields live on its place: field name -> lookup from Incident.
+LOCATION_LOOKUPS = {
+    name: f"place__{name}"
+    for name in (
+        "location_precision", "lon", "lat", "easting", "northing", "location_text", "lsoa_given",
+        "lsoa", "lsoa_id",
+    )
+}  # fmt: skip
+
+
+def incident_lookup(name: str) -> str:
+    """The ORM lookup, from :class:`Incident`, of a field of the s.17A record:
+    ``lon`` is ``place__lon``, ``ward_id`` stays ``ward_id``."""
+    return LOCATION_LOOKUPS.get(name, name)
 
 
 class AggregateRecord(models.Model):

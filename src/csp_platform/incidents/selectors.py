@@ -29,6 +29,7 @@ from csp_platform.incidents.models import (
     Incident,
     Source,
     Theme,
+    incident_lookup,
 )
 
 FIELDS = ("month", "category", "theme", "source", "ward", "lsoa", "district")
@@ -205,14 +206,16 @@ def _counts_from_incidents(q: CountQuery, area: Area | None) -> CountTable:
     if area is not None and area.level == "district" and area_fields:
         # "wards of a district": the district's own wards, each counted whole (as the
         # monthly path does), not the part of each ward inside the district outline.
-        qs = qs.filter(**{f"{area_fields[0]}__parent": area})
+        qs = qs.filter(**{f"{incident_lookup(area_fields[0])}__parent": area})
         area = None
     if area is not None and _linked(area):
-        qs = qs.filter(**{area.level: area})  # the same link the import made
+        qs = qs.filter(**{incident_lookup(area.level): area})  # the link the import made
         area = None
     if area is not None:
         minx, miny, maxx, maxy = area.min_lon, area.min_lat, area.max_lon, area.max_lat
-        qs = qs.filter(lon__gte=minx, lon__lte=maxx, lat__gte=miny, lat__lte=maxy)
+        qs = qs.filter(
+            place__lon__gte=minx, place__lon__lte=maxx, place__lat__gte=miny, place__lat__lte=maxy
+        )
     cols = [
         "month",
         "category_id",
@@ -224,7 +227,9 @@ def _counts_from_incidents(q: CountQuery, area: Area | None) -> CountTable:
         "lon",
         "lat",
     ]
-    frame = pl.DataFrame(list(qs.values_list(*cols)), schema=cols, orient="row")
+    frame = pl.DataFrame(
+        list(qs.values_list(*map(incident_lookup, cols))), schema=cols, orient="row"
+    )
     if area is not None and frame.height:
         inside = (
             assign_points(frame["lon"].to_numpy(), frame["lat"].to_numpy(), [area_geometry(area)])
@@ -352,11 +357,14 @@ def _source_quality(source: Source) -> SourceQuality:
             rows=Count("id"),
             first=Min("month"),
             last=Max("month"),
-            without=Count("id", filter=Q(lon__isnull=True)),
+            without=Count("id", filter=Q(place__lon__isnull=True)),
             outside=Count(
                 "id",
                 filter=Q(
-                    lon__isnull=False, lsoa__isnull=True, ward__isnull=True, district__isnull=True
+                    place__lon__isnull=False,
+                    place__lsoa__isnull=True,
+                    ward__isnull=True,
+                    district__isnull=True,
                 ),
             ),
         )

@@ -32,8 +32,10 @@ from csp_platform.incidents.models import (
     Crosswalk,
     ImportBatch,
     Incident,
+    Place,
     Source,
 )
+from csp_platform.incidents.places import LINK_COLUMNS, PlaceIndex
 from csp_platform.incidents.reference import (
     crosswalk_as_dict,
     crosswalk_latest,
@@ -88,6 +90,15 @@ class ImportResult:
         )
 
 
+@dataclass
+class _Block:
+    """A block of rows prepared by :meth:`_Importer.prepare`: categorised and placed."""
+
+    frame: pl.DataFrame
+    places: pl.DataFrame  # places first seen in this block, to write before its incidents
+    read: dict[str | None, int]  # rows read per organisation, before any was excluded
+
+
 def _identity_rule(kind: str, fmt: str) -> str:
     if kind == Source.Kind.AGGREGATE:
         return AGGREGATE_IDENTITY
@@ -132,7 +143,8 @@ class _Importer:
     def __init__(self, result: ImportResult, by_user: str) -> None:
         self.result = result
         self.by_user = by_user
-        self.areas = AreaIndex.load()
+        repository.import_begin()
+        self.places: PlaceIndex | None = None
         self.batches: dict[int, ImportBatch] = {}
         self.touched: dict[int, set[date]] = {}
         self.increments: dict[int, list[pl.DataFrame]] = {}
@@ -147,7 +159,6 @@ class _Importer:
 
     def batch(self, source: Source, mapping: dict[str, object] | None) -> ImportBatch:
         if source.id not in self.batches:
-            repository.import_begin(source.id)
             self.batches[source.id] = ImportBatch.objects.create(
                 source=source,
                 crosswalk=self.crosswalk(source.scheme)[0],
@@ -193,15 +204,33 @@ class _Importer:
             .alias("category_id")
         )
 
+    def start_incidents(self, scheme: str) -> None:
+        """Load what :meth:`prepare` needs, before the read-ahead thread starts: that thread
+        never touches the database."""
+        self.crosswalk(scheme)
+        if self.places is None:
+            known, next_id = repository.places_stored()
+            self.places = PlaceIndex(AreaIndex.load(), known, next_id)
+
+    def prepare(self, frame: pl.DataFrame, scheme: str, unlisted: str) -> _Block:
+        """The database-free work on a block (run in the read-ahead thread): categories and
+        places, with the point-in-polygon test for places never seen before."""
+        assert self.places is not None, "start_incidents() first"
+        read = dict(frame["organisation"].value_counts().iter_rows())
+        frame = self.categorise(frame, scheme, unlisted)
+        frame, new_places = self.places.match(frame)
+        return _Block(frame, new_places, read)
+
+    @staticmethod
+    def add_places(block: _Block) -> None:
+        """Write the places first seen in a block, before its incidents."""
+        repository.places_insert(block.places)
+
     def add_incidents(
-        self,
-        frame: pl.DataFrame,
-        source: Source,
-        mapping: dict[str, object] | None,
-        unlisted: str = "keep",
+        self, frame: pl.DataFrame, read: int, source: Source, mapping: dict[str, object] | None
     ) -> None:
-        read = frame.height
-        frame = self.categorise(frame, source.scheme, unlisted)
+        """Store the new rows of a prepared block (its places written first; see
+        :meth:`add_places`). ``read``: the rows of the file these came from."""
         batch = self.batch(source, mapping)
         batch.rows_read += read
         if frame.height == 0:
@@ -213,18 +242,13 @@ class _Importer:
         self._note_months(source, frame)
         if new.height == 0:
             return
-        located = new["lon"].is_not_null().to_numpy()
-        assigned = self.areas.assign(
-            new["lon"].fill_null(np.nan).to_numpy(), new["lat"].fill_null(np.nan).to_numpy()
-        )
-        self.areas.fill_from_lsoa_codes(assigned, new["lsoa_given"].to_list(), located)
-        nowhere = (assigned["lsoa"] < 0) & (assigned["ward"] < 0) & (assigned["district"] < 0)
+        located = new["lon"].is_not_null()
+        nowhere = pl.all_horizontal(pl.col(c).is_null() for c in LINK_COLUMNS)
         self.result.rows_without_location += int((~located).sum())
-        self.result.rows_outside_areas += int((located & nowhere).sum())
+        self.result.rows_outside_areas += int(new.select(located & nowhere).to_series().sum())
         new = new.with_columns(
             pl.lit(source.id, dtype=pl.Int64).alias("source_id"),
             pl.lit(batch.id, dtype=pl.Int64).alias("batch_id"),
-            *[pl.Series(f"{lvl}_id", assigned[lvl]).replace(-1, None) for lvl in assigned],
         )
         added = repository.incidents_insert_new(new)
         for (month,), part in new.group_by("month"):
@@ -276,6 +300,8 @@ class _Importer:
         self.result.months.update(months)
 
     def finish(self, files: list[readers.FileInfo]) -> None:
+        if self.places is not None:
+            repository.places_sequence_sync()
         for source_id in self.touched:
             source = Source.objects.get(pk=source_id)
             if source.kind == Source.Kind.AGGREGATE:
@@ -339,25 +365,24 @@ def _run(
 
 
 class _ReadAhead:
-    """Read and normalise the next blocks in a thread while this one is written.
+    """Read and prepare the next blocks in a thread while this one is written.
 
-    Parsing (polars) and writing (SQLite, or PostgreSQL in its own process) both release
-    the GIL for most of their work, so on two cores they overlap. At most ``depth`` frames
+    The thread parses, validates, categorises and places each block (polars, NumPy and
+    shapely, which release the GIL); the importing thread only writes (SQLite, or PostgreSQL
+    in its own process). On two cores the two overlap. At most ``depth`` blocks
     wait in memory, which keeps memory bounded. An error in the reader (a bad row) is
     raised here, in the importing thread, inside its transaction.
     """
 
     def __init__(
-        self, files: Sequence[Path], read: Callable[[Path], Iterator[pl.DataFrame]], depth: int = 1
+        self, files: Sequence[Path], read: Callable[[Path], Iterator[_Block]], depth: int = 1
     ) -> None:
         self._queue: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._produce, args=(files, read), daemon=True)
         self._thread.start()
 
-    def _produce(
-        self, files: Sequence[Path], read: Callable[[Path], Iterator[pl.DataFrame]]
-    ) -> None:
+    def _produce(self, files: Sequence[Path], read: Callable[[Path], Iterator[_Block]]) -> None:
         try:
             for path in files:
                 for frame in read(path):
@@ -368,8 +393,8 @@ class _ReadAhead:
         except BaseException as exc:  # handed to the importing thread, never lost
             self._queue.put(("error", exc))
 
-    def frames_of_next_file(self) -> Iterator[pl.DataFrame]:
-        """The frames of the next file, in order (files are read in the order given)."""
+    def blocks_of_next_file(self) -> Iterator[_Block]:
+        """The blocks of the next file, in order (files are read in the order given)."""
         while True:
             kind, item = self._queue.get()
             if kind == "error":
@@ -402,7 +427,13 @@ def police_uk_import(
     def work(importer: _Importer) -> list[readers.FileInfo]:
         infos = []
         sources: dict[str, Source] = {}
-        ahead = _ReadAhead(files, lambda p: readers.read_police_uk(p, block_bytes=block_bytes))
+        importer.start_incidents("police-uk")
+
+        def read(path: Path) -> Iterator[_Block]:
+            for frame in readers.read_police_uk(path, block_bytes=block_bytes):
+                yield importer.prepare(frame, "police-uk", "keep")
+
+        ahead = _ReadAhead(files, read)
         try:
             for path in progress(files) if progress else files:
                 infos.append(_police_file(importer, ahead, path, sources))
@@ -416,12 +447,15 @@ def police_uk_import(
 def _police_file(
     importer: _Importer, ahead: _ReadAhead, path: Path, sources: dict[str, Source]
 ) -> readers.FileInfo:
-    """Import one police.uk file's frames; one source per force ("Falls within")."""
+    """Import one police.uk file's blocks; one source per force ("Falls within")."""
     rows = 0
-    for frame in ahead.frames_of_next_file():
-        rows += frame.height
-        importer.result.rows_read += frame.height
-        for (force,), part in frame.group_by("organisation", maintain_order=True):
+    for block in ahead.blocks_of_next_file():
+        read = sum(block.read.values())
+        rows += read
+        importer.result.rows_read += read
+        importer.add_places(block)
+        parts = dict(block.frame.group_by("organisation", maintain_order=True).__iter__())
+        for force in block.read:
             if force not in sources:
                 sources[force] = _source_for(
                     code=f"police-uk-{slugify(force)}",
@@ -432,7 +466,8 @@ def _police_file(
                     scheme="police-uk",
                     fmt="police-uk",
                 )
-            importer.add_incidents(part, sources[force], None)
+            part = parts.get((force,), block.frame.clear())
+            importer.add_incidents(part, block.read[force], sources[force], None)
     return readers.file_info(path, rows)
 
 
@@ -478,19 +513,36 @@ def mapped_import(
             fmt="mapped",
         )
         infos = []
-        ahead = _ReadAhead(files, lambda path: readers.read_mapped(path, mapping))
+        aggregate = mapping.kind == "aggregate"
+        if not aggregate:
+            importer.start_incidents(mapping.scheme)
+
+        def read(path: Path) -> Iterator[_Block]:
+            for frame in readers.read_mapped(path, mapping):
+                if aggregate:
+                    yield _Block(frame, frame.clear(), {None: frame.height})
+                else:
+                    yield importer.prepare(frame, mapping.scheme, mapping.unlisted)
+
+        ahead = _ReadAhead(files, read)
         try:
             for path in progress(files) if progress else files:
                 rows = 0
-                for frame in ahead.frames_of_next_file():
-                    rows += frame.height
-                    importer.result.rows_read += frame.height
-                    if mapping.kind == "aggregate":
+                for block in ahead.blocks_of_next_file():
+                    read_rows = sum(block.read.values())
+                    rows += read_rows
+                    importer.result.rows_read += read_rows
+                    if aggregate:
                         importer.add_aggregates(
-                            frame, source, mapping.raw, str(mapping.area_level), mapping.unlisted
+                            block.frame,
+                            source,
+                            mapping.raw,
+                            str(mapping.area_level),
+                            mapping.unlisted,
                         )
                     else:
-                        importer.add_incidents(frame, source, mapping.raw, mapping.unlisted)
+                        importer.add_places(block)
+                        importer.add_incidents(block.frame, read_rows, source, mapping.raw)
                 infos.append(readers.file_info(path, rows))
         finally:
             ahead.close()
@@ -553,34 +605,26 @@ def aggregate_counts_rebuild(source: Source) -> None:
 
 
 def incidents_relink_areas(progress: Progress | None = None) -> int:
-    """Re-run point-in-polygon for every stored incident (after new areas are imported)
-    and rebuild every monthly count. Runs inside the caller's transaction."""
+    """Re-run point-in-polygon for every place (after new areas are imported), copy the
+    links to the incidents at each place, and rebuild every monthly count. Runs inside the
+    caller's transaction. Returns the number of places tested."""
     index = AreaIndex.load()
-    qs = Incident.objects.order_by("id").values_list("id", "lon", "lat", "lsoa_given")
-    total = 0
-    chunk = 200_000
-    last = 0
-    while True:
-        rows = list(qs.filter(id__gt=last)[:chunk])
-        if not rows:
-            break
-        frame = pl.DataFrame(
-            rows,
-            schema={"id": pl.Int64, "lon": pl.Float64, "lat": pl.Float64, "lsoa_given": pl.String},
-            orient="row",
-        )
-        assigned = index.assign(
-            frame["lon"].fill_null(np.nan).to_numpy(), frame["lat"].fill_null(np.nan).to_numpy()
-        )
-        index.fill_from_lsoa_codes(
-            assigned, frame["lsoa_given"].to_list(), frame["lon"].is_not_null().to_numpy()
-        )
-        update = frame.select("id").with_columns(
+    frame = pl.DataFrame(
+        list(Place.objects.order_by("id").values_list("id", "lon", "lat", "lsoa_given")),
+        schema={"id": pl.Int64, "lon": pl.Float64, "lat": pl.Float64, "lsoa_given": pl.String},
+        orient="row",
+    )
+    assigned = index.assign(
+        frame["lon"].fill_null(np.nan).to_numpy(), frame["lat"].fill_null(np.nan).to_numpy()
+    )
+    index.fill_from_lsoa_codes(
+        assigned, frame["lsoa_given"].to_list(), frame["lon"].is_not_null().to_numpy()
+    )
+    repository.place_areas_update(
+        frame.select("id").with_columns(
             [pl.Series(f"{lvl}_id", assigned[lvl]).replace(-1, None) for lvl in assigned]
         )
-        repository.incident_areas_update(update)
-        total += frame.height
-        last = int(frame["id"][-1])
+    )
     for source in Source.objects.all():
         if source.kind == Source.Kind.AGGREGATE:
             aggregate_counts_rebuild(source)
@@ -589,7 +633,7 @@ def incidents_relink_areas(progress: Progress | None = None) -> int:
                 Incident.objects.filter(source=source).values_list("month", flat=True).distinct()
             )
             repository.monthly_counts_rebuild(source.id, sorted(months))
-    return total
+    return frame.height
 
 
 def database_vendor() -> str:

@@ -17,7 +17,7 @@ from shapely.geometry import shape
 
 from csp_analytics.forecast import backtest
 from csp_analytics.hotspots import Grid
-from csp_platform.incidents.models import Incident
+from csp_platform.incidents.models import Incident, Place
 from tests.analytics.police_points import month_number, newcastle_points
 from tests.conftest import DATA
 from tests.platform.analysis.conftest import NEWCASTLE
@@ -73,13 +73,14 @@ def test_changing_the_forecast_month_does_not_change_the_forecast(northumbria):
     june = Incident.objects.filter(month=date(2022, 6, 1), district__code=NEWCASTLE)
     assert june.count() > 3_000
     # Move every June incident to one corner and drop a good part of them.
-    june.update(easting=420_000.0, northing=560_000.0)
+    corner = Place.objects.create(
+        key="test-corner", location_precision="exact", easting=420_000.0, northing=560_000.0
+    )
+    june.update(place=corner)
     Incident.objects.filter(pk__in=list(june.values_list("pk", flat=True)[:1500])).delete()
     assert forecast_csv("--cell-size", "250") == before
     # The same change one month earlier does change it: the test can fail.
-    Incident.objects.filter(month=date(2022, 5, 1), district__code=NEWCASTLE).update(
-        easting=420_000.0, northing=560_000.0
-    )
+    Incident.objects.filter(month=date(2022, 5, 1), district__code=NEWCASTLE).update(place=corner)
     assert forecast_csv("--cell-size", "250") != before
 
 

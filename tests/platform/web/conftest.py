@@ -67,7 +67,11 @@ def areas_ensure() -> None:
     if Area.objects.filter(level="lsoa").exists():
         return
     bounds = DATA / "boundaries"
-    for level, folder in (("district", "districts_2011"), ("ward", "wards_2013"), ("lsoa", "lsoa_2011")):
+    for level, folder in (
+        ("district", "districts_2011"),
+        ("ward", "wards_2013"),
+        ("lsoa", "lsoa_2011"),
+    ):
         area_services.areas_import(
             [bounds / folder / f"{c}.geojson" for c in CLEVELAND], level=level
         )

@@ -76,12 +76,24 @@ def test_an_outsider_gets_404_for_a_ward_or_area_of_another_partnership(personas
     client.force_login(personas["analyst"])
     ward_elsewhere = reverse("hub:ward", args=[MIDDLESBROUGH, HARTLEPOOL_WARD])
     assert client.get(ward_elsewhere).status_code == 404
-    assert client.get(reverse("hub:hub", args=[MIDDLESBROUGH]), {"area": HARTLEPOOL_WARD}).status_code == 404
-    assert client.get(reverse("hub:map_data", args=[MIDDLESBROUGH]), {"area": "E06000001"}).status_code == 404
+    assert (
+        client.get(reverse("hub:hub", args=[MIDDLESBROUGH]), {"area": HARTLEPOOL_WARD}).status_code
+        == 404
+    )
+    assert (
+        client.get(reverse("hub:map_data", args=[MIDDLESBROUGH]), {"area": "E06000001"}).status_code
+        == 404
+    )
     # and the outsider's own partnership does not open Middlesbrough's wards either
     client.force_login(personas["outsider"])
     assert client.get(reverse("hub:ward", args=["hartlepool", MIDDLEHAVEN])).status_code == 404
-    assert client.get(reverse("hub:ward", args=["hartlepool", HARTLEPOOL_WARD]), {"from": "2019-01", "to": "2019-02"}).status_code == 200
+    assert (
+        client.get(
+            reverse("hub:ward", args=["hartlepool", HARTLEPOOL_WARD]),
+            {"from": "2019-01", "to": "2019-02"},
+        ).status_code
+        == 200
+    )
 
 
 def test_an_unknown_partnership_looks_the_same_as_someone_elses(personas):
@@ -104,6 +116,8 @@ def test_a_signed_in_member_of_one_partnership_goes_straight_to_its_hub(personas
     client = Client()
     client.force_login(personas["councillor"])
     response = client.get("/")
-    assert response.status_code == 302 and response["Location"] == reverse("hub:hub", args=[MIDDLESBROUGH])
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "hub:hub", args=[MIDDLESBROUGH]
+    )
     client.force_login(personas["no_membership"])
     assert b"not a member of any partnership" in client.get("/").content

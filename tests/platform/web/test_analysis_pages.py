@@ -24,23 +24,38 @@ def client_for(personas, name: str) -> Client:
 
 
 def test_the_sia_page_shows_the_sia_selectors_table(personas):
-    page = client_for(personas, "analyst").get(reverse("hub:sia", args=[MIDDLESBROUGH]), {"area": "E06000002", **PERIODS})
+    page = client_for(personas, "analyst").get(
+        reverse("hub:sia", args=[MIDDLESBROUGH]), {"area": "E06000002", **PERIODS}
+    )
     body = page.content.decode()
     report = analysis.sia_for_area("E06000002", PERIOD, BASELINE)
-    shown = re.findall(r'data-level="(\w+)" data-code="([^"]+)" data-current="(\d+)" data-baseline="(\d+)"', body)
-    expected = [(r["level"], r["category"] or r["theme"], str(r["current"]), str(r["baseline"])) for r in report.rows()]
+    shown = re.findall(
+        r'data-level="(\w+)" data-code="([^"]+)" data-current="(\d+)" data-baseline="(\d+)"', body
+    )
+    expected = [
+        (r["level"], r["category"] or r["theme"], str(r["current"]), str(r["baseline"]))
+        for r in report.rows()
+    ]
     assert shown == expected
-    assert body.count('data-marker="significant"') == sum(1 for r in report.table.rows if r.significant and not r.small_numbers)
+    assert body.count('data-marker="significant"') == sum(
+        1 for r in report.table.rows if r.significant and not r.small_numbers
+    )
     for finding in report.findings:
         assert finding.text.replace("'", "&#x27;") in body
 
 
 def test_the_sia_table_downloads_as_a_recorded_csv(personas):
     client = client_for(personas, "councillor")
-    response = client.get(reverse("hub:export_sia", args=[MIDDLESBROUGH]), {"area": MIDDLEHAVEN, **PERIODS})
+    response = client.get(
+        reverse("hub:export_sia", args=[MIDDLESBROUGH]), {"area": MIDDLEHAVEN, **PERIODS}
+    )
     assert response.status_code == 200 and response.content.startswith(b"level,theme,theme_name")
     record = ExportRecord.objects.order_by("-id").first()
-    assert (record.kind, record.role, record.parameters["area"]) == ("sia", "councillor", MIDDLEHAVEN)
+    assert (record.kind, record.role, record.parameters["area"]) == (
+        "sia",
+        "councillor",
+        MIDDLEHAVEN,
+    )
 
 
 def test_a_councillor_sees_the_ward_profile_without_places_or_hotspots(personas):
@@ -53,18 +68,32 @@ def test_a_councillor_sees_the_ward_profile_without_places_or_hotspots(personas)
 
 
 def test_the_forecast_is_shown_beside_its_backtested_accuracy(personas):
-    body = client_for(personas, "analyst").get(reverse("hub:forecast", args=[MIDDLESBROUGH]), {"through": "2019-02", "cell": "250"}).content.decode()
-    assert 'id="forecast-accuracy"' in body and 'id="hotspot-cells"' in body and 'id="backtest-table"' in body
+    body = (
+        client_for(personas, "analyst")
+        .get(reverse("hub:forecast", args=[MIDDLESBROUGH]), {"through": "2019-02", "cell": "250"})
+        .content.decode()
+    )
+    assert (
+        'id="forecast-accuracy"' in body
+        and 'id="hotspot-cells"' in body
+        and 'id="backtest-table"' in body
+    )
     test = analysis.backtest_for_area("E06000002", date(2018, 3, 1), date(2019, 2, 1), 250)
     best = test.best(0.05)
     j = test.coverages.index(0.05)
     hit = 100 * test.mean_hit_rate()[test.methods.index(best), j]
-    assert re.search(rf'id="hit-rate">{hit:.1f}%<', body) or re.search(rf'id="hit-rate">{hit:.0f}%<', body)
+    assert re.search(rf'id="hit-rate">{hit:.1f}%<', body) or re.search(
+        rf'id="hit-rate">{hit:.0f}%<', body
+    )
 
 
 def test_no_forecast_without_a_backtest(personas):
     # Data up to the first month only: nothing before it to score a backtest with.
-    body = client_for(personas, "analyst").get(reverse("hub:forecast", args=[MIDDLESBROUGH]), {"through": "2018-11"}).content.decode()
+    body = (
+        client_for(personas, "analyst")
+        .get(reverse("hub:forecast", args=[MIDDLESBROUGH]), {"through": "2018-11"})
+        .content.decode()
+    )
     assert "No forecast is shown" in body
     assert 'id="hotspot-cells"' not in body and 'id="forecast-accuracy"' not in body
 
@@ -72,7 +101,12 @@ def test_no_forecast_without_a_backtest(personas):
 def test_a_period_that_ends_before_it_starts_is_refused_with_a_message(personas):
     client = client_for(personas, "analyst")
     hub = client.get(reverse("hub:hub", args=[MIDDLESBROUGH]), {"from": "2019-02", "to": "2019-01"})
-    assert hub.status_code == 400 and b"The end of the period must be the same as or after its start" in hub.content
+    assert (
+        hub.status_code == 400
+        and b"The end of the period must be the same as or after its start" in hub.content
+    )
     sia = client.get(reverse("hub:sia", args=[MIDDLESBROUGH]), {"from": "2019-02", "to": "2019-01"})
-    assert sia.status_code == 400 and b"The end must be the same as or after the start" in sia.content
+    assert (
+        sia.status_code == 400 and b"The end must be the same as or after the start" in sia.content
+    )
     assert b'id="sia-table"' in sia.content  # and shows the default periods meanwhile

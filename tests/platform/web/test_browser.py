@@ -160,7 +160,9 @@ def _drawn(page: Any) -> dict[str, Any]:
     )
 
 
-def test_sign_in_filter_by_ward_and_category_and_the_figures_agree_with_csp_counts(live_world, visit):
+def test_sign_in_filter_by_ward_and_category_and_the_figures_agree_with_csp_counts(
+    live_world, visit
+):
     v = visit("analyst")
     page = v.page
     assert page.url.endswith(f"/p/{MIDDLESBROUGH}/")
@@ -216,7 +218,9 @@ def test_sign_in_filter_by_ward_and_category_and_the_figures_agree_with_csp_coun
 
 def test_the_map_works_with_no_base_map_and_by_keyboard(live_world, visit):
     v = visit("analyst")
-    page = v.go(f"/p/{MIDDLESBROUGH}/?from=2019-01&to=2019-02&measure=rate", "#hub-map[data-ready='1']")
+    page = v.go(
+        f"/p/{MIDDLESBROUGH}/?from=2019-01&to=2019-02&measure=rate", "#hub-map[data-ready='1']"
+    )
     assert page.locator("#hub-map path[data-ward]").count() == 23
     assert page.locator("#hub-map img.leaflet-tile").count() == 0  # no tiles requested
     page.focus("#hub-map")
@@ -304,7 +308,9 @@ def test_upload_a_file_and_see_the_all_or_nothing_result(live_world, visit, tmp_
     v.screenshot("upload-accepted")
 
 
-def test_sign_in_error_and_refusal_pages_are_accessible(transactional_db, chromium, live_server, shots):
+def test_sign_in_error_and_refusal_pages_are_accessible(
+    transactional_db, chromium, live_server, shots
+):
     areas_ensure()
     personas_create()
     v = Visit(chromium, live_server.url, shots, axe=True)

@@ -18,7 +18,7 @@ from django.urls import reverse
 from csp_platform.areas.models import Area
 from csp_platform.core.models import AppendOnly, ExportRecord
 from csp_platform.incidents import repository
-from csp_platform.incidents.models import AreaMonthCount, Incident, LocationPrecision
+from csp_platform.incidents.models import AreaMonthCount, Incident, LocationPrecision, Place
 from tests.platform.web.conftest import MIDDLEHAVEN, MIDDLESBROUGH, csp_json
 
 FILTERS = {"area": MIDDLEHAVEN, "category": "burglary", "from": "2018-11", "to": "2019-02"}
@@ -60,24 +60,47 @@ def test_map_chart_tables_and_csv_agree_with_csp_counts(analyst):
     page = analyst.get(hub_url("hub:hub"), FILTERS).content.decode()
     chart = dict(re.findall(r'data-month="([\d-]+)" data-value="(\d+)"', page))
     assert {m: int(v) for m, v in chart.items()} == expected_months
-    table = dict(re.findall(r'<tr class="govuk-table__row" data-category="([\w-]+)" data-incidents="(\d+)"', page))
+    table = dict(
+        re.findall(
+            r'<tr class="govuk-table__row" data-category="([\w-]+)" data-incidents="(\d+)"', page
+        )
+    )
     assert {c: int(n) for c, n in table.items()} == expected_cats
     ranking = re.findall(r'data-ward="(\w+)" data-incidents="(\d+)"', page)
     assert ranking == [(MIDDLEHAVEN, str(expected_ward))]
     assert "2013 ward boundaries" in page
 
-    exported = list(csv.DictReader(io.StringIO(analyst.get(hub_url("hub:export_wards"), FILTERS).content.decode())))
+    exported = list(
+        csv.DictReader(
+            io.StringIO(analyst.get(hub_url("hub:export_wards"), FILTERS).content.decode())
+        )
+    )
     assert [(r["code"], int(r["incidents"]), r["generation"]) for r in exported] == [
         (MIDDLEHAVEN, expected_ward, "2013")
     ]
 
 
 def test_the_whole_partnership_ranks_every_ward_and_rates_are_per_1000_residents(analyst):
-    data = analyst.get(hub_url("hub:map_data"), {"from": "2019-01", "to": "2019-02", "measure": "rate"}).json()
+    data = analyst.get(
+        hub_url("hub:map_data"), {"from": "2019-01", "to": "2019-02", "measure": "rate"}
+    ).json()
     props = [f["properties"] for f in data["features"]]
     wards = Area.objects.filter(level="ward", parent__code="E06000002")
     assert {p["code"] for p in props} == set(wards.values_list("code", flat=True))
-    expected = {r["ward"]: r["incidents"] for r in csp_json("csp_counts", "--by", "ward", "--area", "E06000002", "--from", "2019-01", "--to", "2019-02")}
+    expected = {
+        r["ward"]: r["incidents"]
+        for r in csp_json(
+            "csp_counts",
+            "--by",
+            "ward",
+            "--area",
+            "E06000002",
+            "--from",
+            "2019-01",
+            "--to",
+            "2019-02",
+        )
+    }
     for p in props:
         assert p["incidents"] == expected.get(p["code"], 0)
         assert p["rate"] == pytest.approx(1000 * p["incidents"] / p["population"], abs=0.006)
@@ -110,15 +133,25 @@ def test_points_are_only_published_snap_points(analyst):
     snap = Incident.objects.filter(ward__code=MIDDLEHAVEN, month="2019-02-01").first()
     exact = Incident.objects.get(pk=snap.pk)
     exact.pk, exact.ident = None, "test-exact-location"
-    exact.lon, exact.lat = snap.lon + 0.0012345, snap.lat + 0.0012345
-    exact.location_precision = LocationPrecision.EXACT
+    exact.place = Place.objects.create(
+        key="test-exact-location",
+        location_precision=LocationPrecision.EXACT,
+        lon=snap.place.lon + 0.0012345,
+        lat=snap.place.lat + 0.0012345,
+        ward=snap.place.ward,
+        district=snap.place.district,
+    )
     exact.save()
     repository.monthly_counts_rebuild(exact.source_id, [exact.month])  # as an import would
-    data = analyst.get(hub_url("hub:points_data"), {"area": MIDDLEHAVEN, "from": "2019-02", "to": "2019-02"}).json()
+    data = analyst.get(
+        hub_url("hub:points_data"), {"area": MIDDLEHAVEN, "from": "2019-02", "to": "2019-02"}
+    ).json()
     coords = {(p["lon"], p["lat"]) for p in data["points"]}
-    assert (round(exact.lon, 6), round(exact.lat, 6)) not in coords
+    assert (round(exact.place.lon, 6), round(exact.place.lat, 6)) not in coords
     assert data["not_published"] == 1
-    snaps = Incident.objects.filter(ward__code=MIDDLEHAVEN, month="2019-02-01", location_precision="snap")
+    snaps = Incident.objects.filter(
+        ward__code=MIDDLEHAVEN, month="2019-02-01", place__location_precision="snap"
+    )
     assert sum(p["incidents"] for p in data["points"]) == snaps.count()
 
 
@@ -128,9 +161,22 @@ def test_every_export_is_recorded_with_who_what_and_the_filters(analyst, persona
     assert response["Content-Disposition"].startswith("attachment;")
     record = ExportRecord.objects.order_by("-id").first()
     assert ExportRecord.objects.count() == before + 1
-    assert (record.user, record.role, record.kind, record.point_level) == (personas["analyst"], "analyst", "categories", False)
-    assert record.parameters == {"area": MIDDLEHAVEN, "category": ["burglary"], "from": "2018-11", "to": "2019-02"}
-    assert record.organisation == "Cleveland Police" and record.rows == len(response.content.decode().strip().splitlines()) - 1
+    assert (record.user, record.role, record.kind, record.point_level) == (
+        personas["analyst"],
+        "analyst",
+        "categories",
+        False,
+    )
+    assert record.parameters == {
+        "area": MIDDLEHAVEN,
+        "category": ["burglary"],
+        "from": "2018-11",
+        "to": "2019-02",
+    }
+    assert (
+        record.organisation == "Cleveland Police"
+        and record.rows == len(response.content.decode().strip().splitlines()) - 1
+    )
     analyst.get(hub_url("hub:export_points"), FILTERS)
     assert ExportRecord.objects.order_by("-id").first().point_level is True
 
@@ -148,7 +194,7 @@ def test_export_records_cannot_be_changed_or_deleted(analyst):
 def test_csv_cells_cannot_carry_spreadsheet_formulas(analyst):
     Area.objects.filter(code=MIDDLEHAVEN).update(name='=HYPERLINK("http://x","y")')
     body = analyst.get(hub_url("hub:export_wards"), FILTERS).content.decode()
-    assert "'=HYPERLINK" in body and ',=HYPERLINK' not in body
+    assert "'=HYPERLINK" in body and ",=HYPERLINK" not in body
 
 
 def test_a_councillor_sees_aggregates_but_no_point_layer(personas):
@@ -169,19 +215,40 @@ def test_unknown_filter_values_are_refused_with_a_message(analyst):
 def test_a_custom_area_is_counted_from_its_polygon(analyst):
     ward = Area.objects.get(code=MIDDLEHAVEN)
     custom = Area.objects.create(
-        level="custom", code="CUSTOM-TOWN", name="Town centre", generation="2024",
-        parent=ward.parent, geometry_wkb=shapely.to_wkb(shapely.from_wkb(bytes(ward.geometry_wkb)).buffer(-0.002)),
-        min_lon=ward.min_lon, min_lat=ward.min_lat, max_lon=ward.max_lon, max_lat=ward.max_lat,
+        level="custom",
+        code="CUSTOM-TOWN",
+        name="Town centre",
+        generation="2024",
+        parent=ward.parent,
+        geometry_wkb=shapely.to_wkb(shapely.from_wkb(bytes(ward.geometry_wkb)).buffer(-0.002)),
+        min_lon=ward.min_lon,
+        min_lat=ward.min_lat,
+        max_lon=ward.max_lon,
+        max_lat=ward.max_lat,
     )
     filters = {"area": custom.code, "from": "2018-11", "to": "2019-02"}
-    expected = by_month(csp_json("csp_counts", "--by", "month", "--area", custom.code, "--from", "2018-11", "--to", "2019-02"))
+    expected = by_month(
+        csp_json(
+            "csp_counts",
+            "--by",
+            "month",
+            "--area",
+            custom.code,
+            "--from",
+            "2018-11",
+            "--to",
+            "2019-02",
+        )
+    )
     assert by_month(analyst.get(hub_url("hub:trend_data"), filters).json()["months"]) == expected
     page = analyst.get(hub_url("hub:hub"), filters).content.decode()
     assert "Town centre" in page and "whole wards overlapping" in page
 
 
 def test_the_hotspot_layer_is_a_grid_of_squares_with_their_density(analyst):
-    data = analyst.get(hub_url("hub:hotspots_data"), {"area": MIDDLEHAVEN, "from": "2019-02", "to": "2019-02"}).json()
+    data = analyst.get(
+        hub_url("hub:hotspots_data"), {"area": MIDDLEHAVEN, "from": "2019-02", "to": "2019-02"}
+    ).json()
     assert data["features"] and "100 m" in data["title"]
     ring = data["features"][0]["geometry"]["coordinates"][0]
     assert len(ring) == 5 and ring[0] == ring[-1]

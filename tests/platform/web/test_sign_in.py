@@ -25,7 +25,9 @@ def sign_in(client: Client, username: str, password: str):  # type: ignore[no-un
 
 
 def error_text(response) -> str:  # type: ignore[no-untyped-def]
-    found = re.search(rb'govuk-error-summary__list"><li><a href="#id_username">(.*?)</a>', response.content)
+    found = re.search(
+        rb'govuk-error-summary__list"><li><a href="#id_username">(.*?)</a>', response.content
+    )
     return found.group(1).decode() if found else ""
 
 

@@ -25,7 +25,9 @@ def data_manager(personas) -> Client:
     return client
 
 
-def upload_file(path: Path, name: str | None = None, content: bytes | None = None) -> SimpleUploadedFile:
+def upload_file(
+    path: Path, name: str | None = None, content: bytes | None = None
+) -> SimpleUploadedFile:
     return SimpleUploadedFile(name or path.name, path.read_bytes() if content is None else content)
 
 
@@ -58,7 +60,8 @@ def test_a_file_with_one_bad_row_imports_nothing(data_manager):
     lines[500] = lines[500].replace("2018-10", "2018-13", 1)
     before = (Incident.objects.count(), ImportBatch.objects.count())
     response = data_manager.post(
-        UPLOAD, {"format": "police-uk", "file": upload_file(path, content="\n".join(lines).encode())}
+        UPLOAD,
+        {"format": "police-uk", "file": upload_file(path, content="\n".join(lines).encode())},
     )
     assert response.status_code == 400
     body = response.content.decode()
@@ -93,7 +96,9 @@ def test_a_partner_file_read_with_the_wrong_example_mapping_is_rejected_whole(da
 def test_a_dry_run_checks_and_stores_nothing(data_manager):
     before = Incident.objects.count()
     path = police_files(("2018-10",))[0]
-    response = data_manager.post(UPLOAD, {"format": "police-uk", "dry_run": "on", "file": upload_file(path)})
+    response = data_manager.post(
+        UPLOAD, {"format": "police-uk", "dry_run": "on", "file": upload_file(path)}
+    )
     assert b"Check passed: nothing stored" in response.content
     assert Incident.objects.count() == before
 
@@ -114,7 +119,8 @@ def test_a_file_over_the_size_limit_is_refused(data_manager):
 def test_the_fragment_answer_for_the_progress_display(data_manager):
     path = police_files(("2018-10",))[0]
     response = data_manager.post(
-        UPLOAD, {"format": "police-uk", "dry_run": "on", "file": upload_file(path)},
+        UPLOAD,
+        {"format": "police-uk", "dry_run": "on", "file": upload_file(path)},
         headers={"X-CSP-Fragment": "result"},
     )
     assert response.status_code == 200
