@@ -2,7 +2,8 @@
 
 Everything else uses the ORM. An import first reads the identities it already holds for the
 months in hand (one range scan of the unique index: identities lead with ``YYYYMM``), keeps
-only the new rows, and writes them with ``executemany`` on SQLite or ``COPY`` on PostgreSQL.
+only the new rows, and writes them through a staging database on SQLite (``staging.py``) or
+with ``COPY`` on PostgreSQL.
 Monthly counts are then *added to* from the new rows, not recounted. The unique index on
 (source, ident) still stands behind this, so a duplicate can never be stored.
 """
@@ -16,6 +17,7 @@ from datetime import date
 import polars as pl
 from django.db import connection
 
+from csp_platform.incidents import staging
 from csp_platform.incidents.models import AggregateRecord, AreaMonthCount, Incident, Place
 from csp_platform.incidents.places import LINK_COLUMNS, PLACE_COLUMNS, PLACE_FIELDS, PlaceIndex
 
@@ -87,15 +89,7 @@ def places_insert(frame: pl.DataFrame) -> None:
     if frame.height == 0:
         return
     table = Place._meta.db_table
-    with connection.cursor() as cursor:
-        if _is_postgres():
-            _copy(cursor, table, PLACE_COLUMNS, frame)
-            return
-        cursor.cursor.executemany(  # type: ignore[union-attr]
-            f'INSERT INTO "{table}" ({", ".join(PLACE_COLUMNS)}) '  # noqa: S608
-            f"VALUES ({', '.join(['?'] * len(PLACE_COLUMNS))})",
-            frame.select(PLACE_COLUMNS).iter_rows(),
-        )
+    _bulk_insert(table, PLACE_COLUMNS, frame)
 
 
 def places_sequence_sync() -> None:
@@ -122,10 +116,13 @@ def idents_stored(source_id: int, first: date, last: date) -> pl.Series:
         return pl.Series("ident", [r[0] for r in cursor.fetchall()], dtype=pl.String)
 
 
-def _text_dates(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.with_columns(
-        [pl.col(c).cast(pl.String) for c, t in frame.schema.items() if t in (pl.Date, pl.Time)]
-    )
+def _bulk_insert(table: str, columns: Sequence[str], frame: pl.DataFrame) -> None:
+    """Append rows: ``COPY`` on PostgreSQL, the staging database on SQLite."""
+    with connection.cursor() as cursor:
+        if _is_postgres():
+            _copy(cursor, table, columns, frame)
+        else:
+            staging.insert_staged(connection.connection, table, columns, frame)
 
 
 def _copy(cursor: object, table: str, columns: Sequence[str], frame: pl.DataFrame) -> None:
@@ -159,22 +156,9 @@ def incidents_insert_new(frame: pl.DataFrame) -> int:
     The unique index rejects a duplicate with an error that rolls the whole import back,
     so a mistake here can never store an incident twice.
     """
-    table = Incident._meta.db_table
     columns = _sent_columns(frame)
-    frame = frame.select(columns)
-    with connection.cursor() as cursor:
-        if _is_postgres():
-            _copy(cursor, table, columns, frame)
-            return frame.height
-        marks = ", ".join(["?"] * len(columns))
-        raw = cursor.cursor  # the sqlite3 cursor: no per-row wrapper work
-        # Rows as tuples zipped from whole columns: about twice as fast as iter_rows().
-        rows = zip(*(s.to_list() for s in _text_dates(frame).get_columns()), strict=True)
-        raw.executemany(
-            f'INSERT INTO "{table}" ({", ".join(columns)}) VALUES ({marks})',  # noqa: S608
-            rows,
-        )
-        return frame.height
+    _bulk_insert(Incident._meta.db_table, columns, frame)
+    return frame.height
 
 
 def aggregates_insert(frame: pl.DataFrame) -> int:
@@ -197,13 +181,13 @@ def aggregates_insert(frame: pl.DataFrame) -> int:
                 "ON CONFLICT (source_id, ident) DO NOTHING"
             )
             return int(cursor.rowcount)
-        marks = ", ".join(["%s"] * len(AGGREGATE_COLUMNS))
-        cursor.executemany(
-            f'INSERT INTO "{table}" ({", ".join(AGGREGATE_COLUMNS)}) VALUES ({marks}) '  # noqa: S608
-            "ON CONFLICT (source_id, ident) DO NOTHING",
-            _text_dates(frame).iter_rows(),
+        return staging.insert_staged(
+            connection.connection,
+            table,
+            AGGREGATE_COLUMNS,
+            frame,
+            tail="ON CONFLICT (source_id, ident) DO NOTHING",
         )
-        return int(cursor.rowcount)
 
 
 def monthly_counts_add(source_id: int, kind: str, counts: pl.DataFrame) -> None:
@@ -242,14 +226,7 @@ def monthly_counts_add(source_id: int, kind: str, counts: pl.DataFrame) -> None:
             f"DELETE FROM {table} WHERE source_id = %s AND kind = %s AND month IN ({marks})",  # noqa: S608
             [source_id, kind, *months],
         )
-        if _is_postgres():
-            _copy(cursor, table, COUNT_COLUMNS, total)
-            return
-        cursor.executemany(
-            f"INSERT INTO {table} ({', '.join(COUNT_COLUMNS)}) "  # noqa: S608
-            f"VALUES ({', '.join(['%s'] * len(COUNT_COLUMNS))})",
-            _text_dates(total.select(COUNT_COLUMNS)).iter_rows(),
-        )
+    _bulk_insert(table, COUNT_COLUMNS, total)
 
 
 def monthly_counts_rebuild(source_id: int, months: Sequence[date]) -> None:
