@@ -124,8 +124,10 @@ def iter_blocks(
     """Yield ``(header_line, block)`` for a CSV file, block by block.
 
     Blocks end on a record boundary (a newline outside quotes). A UTF-8 byte-order mark is
-    dropped and CRLF line ends become LF. Readers number rows from the parsed frames (see
-    :func:`_numbered_frames`); the file's hash is :func:`file_info`'s job.
+    dropped. CRLF line ends are left to polars, except in blocks with quoted fields, which
+    are made LF throughout (a quoted line break reads as LF whatever the file used).
+    Readers number rows from the parsed frames (see :func:`_numbered_frames`); the file's
+    hash is :func:`file_info`'s job.
     """
     with _open_bytes(path) as fh:
         first = fh.read(block_bytes)
@@ -148,9 +150,11 @@ def iter_blocks(
                 block, pending = pending[:cut], pending[cut:]
             else:
                 block, pending = pending, b""
-            if b"\r" in block:
+            if b"\r" in block and b'"' in block:
+                # polars reads CRLF itself; only a line break inside a quoted field would
+                # keep its CR, so such blocks are made LF throughout.
                 block = block.replace(b"\r\n", b"\n")
-            if block.strip():
+            if block and not block.isspace():  # (isspace stops at the first other byte)
                 yield header, block
             if not chunk:
                 return
@@ -204,7 +208,9 @@ def _check_structure(name: str, header: bytes, block: bytes, first_row: int, sep
             encoding="utf8-lossy",
         ).to_series()
     lines = lines.filter(lines.is_not_null() & (lines.str.strip_chars() != ""))
-    fields = lines.str.replace_all(r'"[^"]*"', "").str.count_matches(re.escape(sep)) + 1
+    if b'"' in block:
+        lines = lines.str.replace_all(r'"[^"]*"', "")
+    fields = lines.str.count_matches(sep, literal=True) + 1
     bad = (fields != expected).arg_true()
     if bad.len():
         i = int(bad[0])
@@ -296,32 +302,34 @@ def _digests(values: pl.Series, size: int) -> pl.Series:
 
 
 def identities(
-    month: pl.Series, reference: pl.Series, content: pl.Series, occ: _Occurrences
+    month: pl.Series, reference: pl.Series, content: pl.DataFrame, occ: _Occurrences
 ) -> pl.Series:
     """The identity of each row: ``YYYYMM`` then a digest (32 characters at most).
 
     A row with a reference (Crime ID, IncidentNumber) is its month plus a digest of the
     reference; a police.uk Crime ID is a 64-hex SHA-256 digest already, so its first 26
     hex digits are used as they are. A row without one is its month plus a digest of its
-    whole content and its occurrence number among identical rows (:class:`_Occurrences`).
-    Leading with the month keeps a month's identities together in the unique index, which
-    makes bulk inserts cheaper than random keys, and lets an import look up the identities
-    it already holds for a month with one range scan.
+    whole content (the columns of ``content``, as read) and its occurrence number among
+    identical rows (:class:`_Occurrences`). Leading with the month keeps a month's
+    identities together in the unique index, which makes bulk inserts cheaper than random
+    keys, and lets an import look up the identities it already holds for a month with one
+    range scan.
     """
-    prefix = month.dt.strftime("%Y%m")
     has_ref = reference != ""
-    ident = pl.Series("ident", [""] * len(reference), dtype=pl.String)
     is_digest = reference.str.contains(r"^[0-9a-f]{64}$")
     ident = pl.select(
-        pl.when(is_digest).then(reference.str.slice(0, 26)).otherwise(ident)
+        pl.when(is_digest).then(reference.str.slice(0, 26)).otherwise(pl.lit(""))
     ).to_series()
     other = (has_ref & ~is_digest).arg_true()
     if other.len():
         ident = ident.scatter(other, _digests("r" + reference.gather(other), 13))
     no_ref = (~has_ref).arg_true()
     if no_ref.len():
-        ident = ident.scatter(no_ref, occ.idents(content.gather(no_ref)))
-    return (prefix + ident).alias("ident")
+        rows = content.filter(~has_ref).select(
+            pl.concat_str(pl.all(), separator="\x1f", ignore_nulls=False)
+        )
+        ident = ident.scatter(no_ref, occ.idents(rows.to_series()))
+    return (month.dt.strftime("%Y%m") + ident).alias("ident")
 
 
 # --------------------------------------------------------------------------------------
@@ -396,10 +404,7 @@ def _normalise_police(name: str, frame: pl.DataFrame, occ: _Occurrences) -> pl.D
 
     crime_id = col("Crime ID").str.strip_chars()
     month = (col("Month") + "-01").str.to_date("%Y-%m-%d")
-    content = frame.select(
-        pl.concat_str([pl.col(c) for c in POLICE_UK_COLUMNS], separator="\x1f")
-    ).to_series()
-    ident = identities(month, crime_id, content, occ)
+    ident = identities(month, crime_id, frame.select(POLICE_UK_COLUMNS), occ)
     lon_np = lon.to_numpy().astype(float)
     lat_np = lat.to_numpy().astype(float)
     east, north = to_bng(lon_np, lat_np)
@@ -818,9 +823,7 @@ def _normalise_mapped(
         day.is_null().to_numpy(), "month", np.where(at.is_null().to_numpy(), "day", "minute")
     )
     reference = _text(frame, mapping.reference)
-    content = frame.select(
-        pl.concat_str([pl.col(c) for c in frame.columns if c != "__row"], separator="\x1f")
-    ).to_series()
+    content = frame.select(pl.exclude("__row"))
     ident = identities(month, reference, content, occ)
     coords = _coordinates(name, frame, mapping)
     return pl.DataFrame(

@@ -145,6 +145,9 @@ class _Importer:
         self.by_user = by_user
         repository.import_begin()
         self.places: PlaceIndex | None = None
+        self.writer: _Writer | None = None
+        self.bulk_load = False  # indexes dropped for a first load (repository.bulk_load_begin)
+        self.months_with_rows: set[tuple[int, date]] = set()
         self.batches: dict[int, ImportBatch] = {}
         self.touched: dict[int, set[date]] = {}
         self.increments: dict[int, list[pl.DataFrame]] = {}
@@ -159,6 +162,7 @@ class _Importer:
 
     def batch(self, source: Source, mapping: dict[str, object] | None) -> ImportBatch:
         if source.id not in self.batches:
+            self.drain()
             self.batches[source.id] = ImportBatch.objects.create(
                 source=source,
                 crosswalk=self.crosswalk(source.scheme)[0],
@@ -178,8 +182,13 @@ class _Importer:
         for key in [k for k in self.stored if k[0] == source_id and k[1] not in months]:
             del self.stored[key]
         for month in months:
-            if (source_id, month) not in self.stored:
+            if (source_id, month) in self.stored:
+                continue
+            if (source_id, month) in self.months_with_rows:
+                self.drain()
                 self.stored[(source_id, month)] = repository.idents_stored(source_id, month, month)
+            else:  # nothing stored for this month: no need to ask the database
+                self.stored[(source_id, month)] = pl.Series("ident", [], dtype=pl.String)
         parts = [self.stored[(source_id, m)] for m in months]
         return pl.concat(parts) if parts else pl.Series("ident", [], dtype=pl.String)
 
@@ -211,6 +220,19 @@ class _Importer:
         if self.places is None:
             known, next_id = repository.places_stored()
             self.places = PlaceIndex(AreaIndex.load(), known, next_id)
+            self.months_with_rows = repository.months_stored()
+            self.bulk_load = repository.bulk_load_begin()
+            self.writer = _Writer(repository.raw_connection())
+
+    def drain(self) -> None:
+        """Wait until the writer has written everything given to it, before this thread
+        uses the connection itself."""
+        if self.writer is not None:
+            self.writer.drain()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
 
     def prepare(self, frame: pl.DataFrame, scheme: str, unlisted: str) -> _Block:
         """The database-free work on a block (run in the read-ahead thread): categories and
@@ -221,10 +243,11 @@ class _Importer:
         frame, new_places = self.places.match(frame)
         return _Block(frame, new_places, read)
 
-    @staticmethod
-    def add_places(block: _Block) -> None:
+    def add_places(self, block: _Block) -> None:
         """Write the places first seen in a block, before its incidents."""
-        repository.places_insert(block.places)
+        if block.places.height:
+            assert self.writer is not None, "start_incidents() first"
+            self.writer.submit(repository.places_insert, block.places)
 
     def add_incidents(
         self, frame: pl.DataFrame, read: int, source: Source, mapping: dict[str, object] | None
@@ -250,10 +273,13 @@ class _Importer:
             pl.lit(source.id, dtype=pl.Int64).alias("source_id"),
             pl.lit(batch.id, dtype=pl.Int64).alias("batch_id"),
         )
-        added = repository.incidents_insert_new(new)
+        assert self.writer is not None, "start_incidents() first"
+        self.writer.submit(repository.incidents_insert_new, new)
+        added = new.height
         for (month,), part in new.group_by("month"):
             held = self.stored[(source.id, month)]
             self.stored[(source.id, month)] = pl.concat([held, part["ident"]])
+            self.months_with_rows.add((source.id, month))
         self.result.rows_new += added
         batch.rows_new += added
         self.increments.setdefault(source.id, []).append(_monthly_increments(new))
@@ -300,6 +326,9 @@ class _Importer:
         self.result.months.update(months)
 
     def finish(self, files: list[readers.FileInfo]) -> None:
+        self.drain()
+        if self.bulk_load:
+            repository.bulk_load_end()
         if self.places is not None:
             repository.places_sequence_sync()
         for source_id in self.touched:
@@ -355,13 +384,76 @@ def _run(
     try:
         with transaction.atomic():
             importer = _Importer(result, by_user)
-            result.files = work(importer)
-            importer.finish(result.files)
+            try:
+                result.files = work(importer)
+                importer.finish(result.files)
+            finally:
+                importer.close()  # before the transaction ends, either way
             if result.dry_run:
                 transaction.set_rollback(True)
     except (readers.RowError, readers.MappingError) as exc:
         raise ImportRejected(f"{exc}. Nothing was imported.") from exc
     return result
+
+
+class _Writer:
+    """Runs an import's bulk writes, in order, in a thread of their own.
+
+    The writes (the ADBC staging and ``INSERT ... SELECT`` on SQLite, ``COPY`` on
+    PostgreSQL, where the server does the work) hold no GIL, so while one block is written
+    the importing thread prepares the next and the read-ahead thread reads the one after.
+    Jobs use the driver's connection of the importing thread's transaction; that thread
+    calls :meth:`drain` before it uses the connection itself. The first error stops the
+    writer and is raised in the importing thread, which rolls the import back.
+    """
+
+    def __init__(self, raw: object, depth: int = 2) -> None:
+        self._raw = raw
+        self._jobs: queue.Queue[tuple[Callable[..., object], pl.DataFrame] | None] = queue.Queue(
+            maxsize=depth
+        )
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            try:
+                if job is None:
+                    return
+                if self._error is None:
+                    write, frame = job
+                    write(frame, self._raw)
+            except BaseException as exc:  # handed to the importing thread, never lost
+                self._error = exc
+            finally:
+                self._jobs.task_done()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def submit(self, write: Callable[[pl.DataFrame, object], object], frame: pl.DataFrame) -> None:
+        """Queue ``write(frame, raw_connection)``; waits while ``depth`` jobs are queued."""
+        self._raise()
+        self._jobs.put((write, frame))
+
+    def drain(self) -> None:
+        """Wait for every queued write; raise the writer's error if there was one."""
+        self._jobs.join()
+        self._raise()
+
+    def close(self) -> None:
+        """Stop after the write in progress (on success, :meth:`drain` came first)."""
+        if self._thread.is_alive():
+            self._error = self._error or _Stopped()
+            self._jobs.put(None)
+            self._thread.join()
+
+
+class _Stopped(Exception):
+    """The writer was closed before its queue was empty (the import is being rolled back)."""
 
 
 class _ReadAhead:
@@ -457,6 +549,7 @@ def _police_file(
         parts = dict(block.frame.group_by("organisation", maintain_order=True).__iter__())
         for force in block.read:
             if force not in sources:
+                importer.drain()
                 sources[force] = _source_for(
                     code=f"police-uk-{slugify(force)}",
                     name=f"{force} street-level crime",

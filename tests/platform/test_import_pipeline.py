@@ -1,0 +1,101 @@
+"""The import's moving parts: places, the writer thread and the first-load index rebuild.
+
+Counts against the raw files are in test_police_uk_import.py; these tests look at how the
+rows got there, on a real database.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from django.db import IntegrityError, connection
+
+from csp_platform.incidents import repository, services
+from csp_platform.incidents.models import Incident, Place
+from csp_platform.incidents.places import PLACE_FIELDS, place_key
+from csp_platform.incidents.services import _Writer
+from tests.platform.conftest import raw_rows
+
+pytestmark = pytest.mark.django_db
+
+
+def test_incidents_at_the_same_map_point_share_one_place(cleveland_areas, cleveland_files):
+    services.police_uk_import(cleveland_files[:2])
+    points = {
+        (r["Longitude"], r["Latitude"], r["Location"], r["LSOA code"])
+        for f in cleveland_files[:2]
+        for r in raw_rows(f)
+    }
+    assert Place.objects.count() == len(points)
+    # A second import of a later month re-uses the places and makes only new ones.
+    services.police_uk_import(cleveland_files[2:3])
+    more = points | {
+        (r["Longitude"], r["Latitude"], r["Location"], r["LSOA code"])
+        for r in raw_rows(cleveland_files[2])
+    }
+    assert Place.objects.count() == len(more) > len(points)
+    place = Place.objects.exclude(lon=None).first()
+    assert place.key == place_key(tuple(getattr(place, f) for f in PLACE_FIELDS))
+    # The ward and district an incident carries are its place's.
+    mismatched = [
+        (i.ward_id, i.place.ward_id)
+        for i in Incident.objects.select_related("place")[:2_000]
+        if i.ward_id != i.place.ward_id or i.district_id != i.place.district_id
+    ]
+    assert mismatched == []
+
+
+def test_a_failed_write_in_the_writer_thread_is_raised_in_the_importing_thread(
+    cleveland_areas,
+):
+    writer = _Writer(repository.raw_connection())
+    frame = pl.DataFrame({"x": [1]})
+
+    def bad_write(frame: pl.DataFrame, raw: object) -> None:
+        raw.execute("INSERT INTO no_such_table VALUES (1)")  # type: ignore[attr-defined]
+
+    def good_write(frame: pl.DataFrame, raw: object) -> None:  # never reached
+        raise AssertionError("a write after a failed one ran")
+
+    writer.submit(bad_write, frame)
+    with pytest.raises(Exception, match="no_such_table"):
+        writer.drain()
+    with pytest.raises(Exception, match="no_such_table"):
+        writer.submit(good_write, frame)
+    writer.close()
+
+
+def test_a_bad_row_late_in_an_import_leaves_no_incidents_and_no_places(
+    cleveland_areas, cleveland_files, tmp_path
+):
+    bad = tmp_path / "2018-12-cleveland-street.csv"
+    text = cleveland_files[1].read_text(encoding="utf-8").splitlines(keepends=True)
+    fields = text[500].split(",")
+    fields[1] = "Dec 2018"  # the Month column
+    bad.write_text("".join(text[:500]) + ",".join(fields) + "".join(text[501:]))
+    before = (Incident.objects.count(), Place.objects.count())
+    with pytest.raises(services.ImportRejected, match=r"row 500 \(line 501\), column 'Month'"):
+        # the good first file is written by the writer thread before the bad one is read
+        services.police_uk_import([cleveland_files[0], bad])
+    assert (Incident.objects.count(), Place.objects.count()) == before
+
+
+def test_after_a_first_load_every_index_is_there(cleveland_areas, cleveland_files):
+    """PostgreSQL drops the unique constraint and indexes for a first load and builds them
+    at the end (repository.bulk_load_begin); SQLite keeps them throughout."""
+    table = Incident._meta.db_table
+
+    def indexes() -> set[str]:
+        with connection.cursor() as cursor:
+            return set(connection.introspection.get_constraints(cursor, table))
+
+    expected = indexes()
+    assert {"incident_unique_per_source"} <= expected
+    assert not Incident.objects.exists()
+    services.police_uk_import(cleveland_files[:1])
+    assert indexes() == expected
+    # ... and the rebuilt unique constraint still refuses a second copy
+    row = Incident.objects.first()
+    row.pk = None
+    with pytest.raises(IntegrityError, match="(?i)unique"):
+        row.save()
