@@ -1,10 +1,11 @@
 """Places: the distinct locations incidents are recorded at (docs/decisions/0005-places.md).
 
 An import gives every incident a place. :class:`PlaceIndex` keeps, in memory, every place the
-database held when the import began plus those the import has made, so a block of rows is
-matched to its places with one join; only places never seen before are tested against the
-area polygons and written. Imports run one at a time (see ``repository.import_begin``), so
-the ids it hands out cannot clash with another import's.
+database held when the import began plus those the import has made (by hash, id and areas:
+about 40 bytes a place), so a block of rows is matched to its places with one join. Only
+places never seen before are tested against the area polygons and written. Imports run one
+at a time (see ``repository.import_begin``), so the ids it hands out cannot clash with
+another import's.
 """
 
 from __future__ import annotations
@@ -45,12 +46,25 @@ def place_key(values: tuple[object, ...]) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
+# In memory a place is found by two 64-bit polars hashes of its fields (128 bits: a clash
+# between two of a million places has odds of about 1 in 10^27). They only live for one
+# import; the database keeps ``key``.
+_HASHES = ("_place_h1", "_place_h2")
+
+
+def _with_hashes(frame: pl.DataFrame) -> pl.DataFrame:
+    fields = pl.struct(list(PLACE_FIELDS))
+    return frame.with_columns(
+        fields.hash(seed=1).alias(_HASHES[0]), fields.hash(seed=2).alias(_HASHES[1])
+    )
+
+
 class PlaceIndex:
     """Every known place, for matching blocks of incidents to places in bulk."""
 
     def __init__(self, areas: AreaIndex, stored: pl.DataFrame, next_id: int) -> None:
         self.areas = areas
-        self.known = stored.select(*PLACE_FIELDS, "place_id", *LINK_COLUMNS)
+        self.known = _with_hashes(stored).select(*_HASHES, "place_id", *LINK_COLUMNS)
         self.next_id = next_id
 
     @classmethod
@@ -69,21 +83,20 @@ class PlaceIndex:
         Returns the block and the places it holds that no earlier block or import had
         (columns ``PLACE_COLUMNS``), which the caller writes before the incidents.
         """
-        fields = list(PLACE_FIELDS)
-        seen = (
-            frame.select(fields).unique().join(self.known, on=fields, how="left", nulls_equal=True)
+        frame = _with_hashes(frame)
+        fresh = (
+            frame.select(*_HASHES, *PLACE_FIELDS)
+            .unique(subset=list(_HASHES))
+            .join(self.known, on=list(_HASHES), how="anti")
         )
-        fresh = seen.filter(pl.col("place_id").is_null()).select(fields)
         if fresh.height == 0:
             new_places = pl.DataFrame(schema={"id": pl.Int64, "key": pl.String} | _SCHEMA)
         else:
             new_places = self._make(fresh)
             self.known = pl.concat([self.known, new_places.select(self.known.columns)])
             new_places = new_places.rename({"place_id": "id"})
-        frame = frame.join(
-            self.known, on=fields, how="left", nulls_equal=True, maintain_order="left"
-        )
-        return frame, new_places.select(PLACE_COLUMNS)
+        frame = frame.join(self.known, on=list(_HASHES), how="left", maintain_order="left")
+        return frame.drop(*_HASHES), new_places.select(PLACE_COLUMNS)
 
     def _make(self, fresh: pl.DataFrame) -> pl.DataFrame:
         """Ids, keys and areas for places never seen before."""
@@ -94,7 +107,7 @@ class PlaceIndex:
         self.areas.fill_from_lsoa_codes(assigned, fresh["lsoa_given"].to_list(), located)
         ids = np.arange(self.next_id, self.next_id + fresh.height, dtype=np.int64)
         self.next_id += fresh.height
-        keys = [place_key(row) for row in fresh.iter_rows()]
+        keys = [place_key(row) for row in fresh.select(PLACE_FIELDS).iter_rows()]
         return fresh.with_columns(
             pl.Series("place_id", ids),
             pl.Series("key", keys, dtype=pl.String),

@@ -92,10 +92,9 @@ class ImportResult:
 
 @dataclass
 class _Block:
-    """A block of rows prepared by :meth:`_Importer.prepare`: categorised and placed."""
+    """A block of rows prepared by :meth:`_Importer.prepare`: categorised."""
 
     frame: pl.DataFrame
-    places: pl.DataFrame  # places first seen in this block, to write before its incidents
     read: dict[str | None, int]  # rows read per organisation, before any was excluded
 
 
@@ -235,25 +234,15 @@ class _Importer:
             self.writer.close()
 
     def prepare(self, frame: pl.DataFrame, scheme: str, unlisted: str) -> _Block:
-        """The database-free work on a block (run in the read-ahead thread): categories and
-        places, with the point-in-polygon test for places never seen before."""
-        assert self.places is not None, "start_incidents() first"
+        """The database-free work on a block, run in the read-ahead thread: categories."""
         read = dict(frame["organisation"].value_counts().iter_rows())
-        frame = self.categorise(frame, scheme, unlisted)
-        frame, new_places = self.places.match(frame)
-        return _Block(frame, new_places, read)
-
-    def add_places(self, block: _Block) -> None:
-        """Write the places first seen in a block, before its incidents."""
-        if block.places.height:
-            assert self.writer is not None, "start_incidents() first"
-            self.writer.submit(repository.places_insert, block.places)
+        return _Block(self.categorise(frame, scheme, unlisted), read)
 
     def add_incidents(
         self, frame: pl.DataFrame, read: int, source: Source, mapping: dict[str, object] | None
     ) -> None:
-        """Store the new rows of a prepared block (its places written first; see
-        :meth:`add_places`). ``read``: the rows of the file these came from."""
+        """Store the new rows of a prepared block, and the places first seen in them.
+        ``read``: the rows of the file these came from."""
         batch = self.batch(source, mapping)
         batch.rows_read += read
         if frame.height == 0:
@@ -265,6 +254,10 @@ class _Importer:
         self._note_months(source, frame)
         if new.height == 0:
             return
+        assert self.places is not None and self.writer is not None, "start_incidents() first"
+        new, new_places = self.places.match(new)
+        if new_places.height:
+            self.writer.submit(repository.places_insert, new_places)
         located = new["lon"].is_not_null()
         nowhere = pl.all_horizontal(pl.col(c).is_null() for c in LINK_COLUMNS)
         self.result.rows_without_location += int((~located).sum())
@@ -273,7 +266,6 @@ class _Importer:
             pl.lit(source.id, dtype=pl.Int64).alias("source_id"),
             pl.lit(batch.id, dtype=pl.Int64).alias("batch_id"),
         )
-        assert self.writer is not None, "start_incidents() first"
         self.writer.submit(repository.incidents_insert_new, new)
         added = new.height
         for (month,), part in new.group_by("month"):
@@ -282,7 +274,9 @@ class _Importer:
             self.months_with_rows.add((source.id, month))
         self.result.rows_new += added
         batch.rows_new += added
-        self.increments.setdefault(source.id, []).append(_monthly_increments(new))
+        self.increments.setdefault(source.id, []).append(
+            new.group_by("month", "category_id", *repository.MONTHLY_LEVELS).len("n")
+        )
 
     def add_aggregates(
         self,
@@ -336,9 +330,8 @@ class _Importer:
             if source.kind == Source.Kind.AGGREGATE:
                 aggregate_counts_rebuild(source)
             elif self.increments.get(source_id):
-                repository.monthly_counts_add(
-                    source_id, "incident", pl.concat(self.increments[source_id])
-                )
+                counts = _monthly_increments(pl.concat(self.increments[source_id]))
+                repository.monthly_counts_add(source_id, "incident", counts)
         for batch in self.batches.values():
             batch.files = [vars(f) for f in files]
             batch.rows_duplicate = batch.rows_read - batch.rows_new
@@ -349,20 +342,17 @@ class _Importer:
         self.result.sources = sorted(b.source.code for b in self.batches.values())
 
 
-def _monthly_increments(new: pl.DataFrame) -> pl.DataFrame:
-    """Counts of newly stored incidents per month and category, for the whole source (area
-    null), wards and districts; added to the monthly table at the end. (LSOA breakdowns are
-    counted from the incident rows: by LSOA the table would be nearly as big as they are.)"""
+def _monthly_increments(counts: pl.DataFrame) -> pl.DataFrame:
+    """Counts of newly stored incidents per month and category for the whole source (area
+    null), wards and districts, from counts per (month, category, ward, district) (column
+    ``n``); added to the monthly table at the end. (LSOA breakdowns are counted from the
+    incident rows: by LSOA the table would be nearly as big as they are.)"""
     keys = ["month", "category_id"]
-    parts = [
-        new.group_by(keys)
-        .agg(pl.len().alias("n"))
-        .with_columns(pl.lit(None, dtype=pl.Int64).alias("area_id"))
-    ]
+    parts = [counts.group_by(keys).agg(pl.col("n").sum(), pl.lit(None, pl.Int64).alias("area_id"))]
     for level in repository.MONTHLY_LEVELS:
-        located = new.filter(pl.col(level).is_not_null())
+        located = counts.filter(pl.col(level).is_not_null())
         parts.append(
-            located.group_by([*keys, level]).agg(pl.len().alias("n")).rename({level: "area_id"})
+            located.group_by([*keys, level]).agg(pl.col("n").sum()).rename({level: "area_id"})
         )
     return pl.concat(
         [
@@ -545,7 +535,6 @@ def _police_file(
         read = sum(block.read.values())
         rows += read
         importer.result.rows_read += read
-        importer.add_places(block)
         parts = dict(block.frame.group_by("organisation", maintain_order=True).__iter__())
         for force in block.read:
             if force not in sources:
@@ -613,7 +602,7 @@ def mapped_import(
         def read(path: Path) -> Iterator[_Block]:
             for frame in readers.read_mapped(path, mapping):
                 if aggregate:
-                    yield _Block(frame, frame.clear(), {None: frame.height})
+                    yield _Block(frame, {None: frame.height})
                 else:
                     yield importer.prepare(frame, mapping.scheme, mapping.unlisted)
 
@@ -634,7 +623,6 @@ def mapped_import(
                             mapping.unlisted,
                         )
                     else:
-                        importer.add_places(block)
                         importer.add_incidents(block.frame, read_rows, source, mapping.raw)
                 infos.append(readers.file_info(path, rows))
         finally:
