@@ -277,7 +277,7 @@ class _Occurrences:
     def idents(self, content: pl.Series) -> pl.Series:
         keys = pl.Series(
             "key",
-            [hashlib.blake2b(s.encode(), digest_size=16).hexdigest() for s in content],
+            [hashlib.blake2b(s.encode(), digest_size=16).hexdigest() for s in content.to_list()],
             dtype=pl.String,
         )
         frame = pl.DataFrame({"key": keys}).with_columns(
@@ -354,12 +354,16 @@ def police_uk_files(paths: Sequence[Path]) -> list[Path]:
     return out
 
 
-def read_police_uk(path: Path, *, block_bytes: int = DEFAULT_BLOCK_BYTES) -> Iterator[pl.DataFrame]:
+def read_police_uk(
+    path: Path, *, block_bytes: int = DEFAULT_BLOCK_BYTES, bng: bool = True
+) -> Iterator[pl.DataFrame]:
     """Normalised incident frames (see ``INCIDENT_SCHEMA``) from one police.uk street file.
 
     Months are month precision only (police.uk publishes no day or time). Coordinates are
     anonymised map points ("snap points"), not addresses. Rows with no coordinates are kept,
     with ``location_precision`` ``none``. 2011 and 2021 LSOA codes are both accepted as given.
+    ``bng=False`` leaves easting and northing empty, for a caller that converts each
+    distinct point once (the platform does, per place).
     """
     name = str(path)
     occurrences = _Occurrences()
@@ -373,10 +377,12 @@ def read_police_uk(path: Path, *, block_bytes: int = DEFAULT_BLOCK_BYTES) -> Ite
                 "not a police.uk street-level file: missing columns "
                 + ", ".join(repr(c) for c in missing),
             )
-        yield _normalise_police(name, frame, occurrences)
+        yield _normalise_police(name, frame, occurrences, bng)
 
 
-def _normalise_police(name: str, frame: pl.DataFrame, occ: _Occurrences) -> pl.DataFrame:
+def _normalise_police(
+    name: str, frame: pl.DataFrame, occ: _Occurrences, bng: bool = True
+) -> pl.DataFrame:
     col = frame.get_column
     _fail_if(frame, name, "Month", ~col("Month").str.contains(_MONTH_RE), "month is not YYYY-MM")
     for required in ("Crime type", "Falls within"):
@@ -407,7 +413,10 @@ def _normalise_police(name: str, frame: pl.DataFrame, occ: _Occurrences) -> pl.D
     ident = identities(month, crime_id, frame.select(POLICE_UK_COLUMNS), occ)
     lon_np = lon.to_numpy().astype(float)
     lat_np = lat.to_numpy().astype(float)
-    east, north = to_bng(lon_np, lat_np)
+    if bng:
+        east, north = to_bng(lon_np, lat_np)
+    else:
+        east = north = np.full(frame.height, np.nan)
     located = ~np.isnan(lon_np)
     return pl.DataFrame(
         {

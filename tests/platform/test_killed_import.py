@@ -91,3 +91,22 @@ def test_an_import_killed_at_any_point_leaves_the_database_unchanged(fresh_env, 
     ]
     assert [r["incidents"] for r in totals] == raw
     assert raw[:3] == [19_344, 17_118, 14_055]  # SOURCES.md
+
+
+def test_a_command_refuses_a_database_that_is_not_up_to_date(fresh_env: dict[str, str]) -> None:
+    def counts() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*CSP, "counts", "--by", "month"],
+            env=fresh_env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    never = counts()  # no migration at all
+    assert never.returncode == 1 and "run `csp migrate`" in never.stderr
+    run(fresh_env, "migrate", "incidents", "0003", "-v0")  # one migration short
+    behind = counts()
+    assert behind.returncode == 1 and "run `csp migrate`" in behind.stderr
+    run(fresh_env, "migrate", "-v0")
+    assert counts().returncode == 0

