@@ -187,3 +187,37 @@ def test_a_bad_date_names_file_row_and_column(tmp_path, lfb_file):
         r"a date in the format '%d %b %Y' \(found '9th Jan",
     ):
         services.mapped_import([bad], mapping=mapping)
+
+
+def test_a_changed_mapping_re_maps_the_rows_already_stored(tmp_path, lfb_file):
+    import yaml
+
+    services.mapped_import(
+        [lfb_file], mapping=services.mapping_load(EXAMPLES / "lfb-incidents.yaml")
+    )
+    alarms = Incident.objects.filter(source_category="False alarm - Malicious")
+    fires = Incident.objects.filter(source_category="Secondary Fire")
+    n_alarms, n_fires = alarms.count(), fires.count()
+    assert n_alarms > 0 and n_fires > 0
+    # The partnership decides malicious false alarms are anti-social behaviour, and stops
+    # mapping secondary fires: a new crosswalk version, applied to every stored row.
+    data = yaml.safe_load((EXAMPLES / "lfb-incidents.yaml").read_text())
+    data["categories"] = {"False alarm - Malicious": "asb-youth-related"}
+    data["unlisted"] = "keep"
+    path = tmp_path / "lfb-changed.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result = services.mapped_import([lfb_file], mapping=services.mapping_load(path))
+    assert result.rows_new == 0 and result.rows_remapped == n_alarms + n_fires
+    assert "re-mapped" in result.summary()
+    assert set(alarms.values_list("category__code", flat=True)) == {"asb-youth-related"}
+    assert set(fires.values_list("category_id", flat=True)) == {None}
+    by_category = {
+        r["category"]: r["incidents"]
+        for r in selectors.counts(
+            selectors.CountQuery(by=("category",), sources=("lfb-incidents",))
+        ).rows
+    }
+    assert by_category.get("asb-youth-related") == n_alarms
+    assert "malicious-false-alarm" not in by_category
+    report = next(q for q in selectors.quality_report() if q.code == "lfb-incidents")
+    assert report.unknown_categories == {"Secondary Fire": n_fires}

@@ -51,8 +51,9 @@ class Crosswalk(models.Model):
     """One version of the mapping from a source scheme's categories to canonical ones.
 
     A scheme is a family of source categories (``police-uk``, ``lfb-stop-code``,
-    ``fixmystreet-shef-a``). Versions are never edited in place: loading a changed crosswalk
-    creates a new version and re-maps the stored incidents of that scheme.
+    ``fixmystreet-shef-a``). Versions are never edited in place: importing with a changed
+    mapping creates a new version and re-maps the stored records of that scheme
+    (``services.crosswalk_remap``).
     """
 
     scheme = models.CharField(max_length=80)

@@ -70,6 +70,7 @@ class ImportResult:
     rows_unknown_category: int = 0
     rows_without_location: int = 0
     rows_outside_areas: int = 0
+    rows_remapped: int = 0  # stored rows given a new category by a changed crosswalk
     months: set[date] = field(default_factory=set)
 
     @property
@@ -87,6 +88,11 @@ class ImportResult:
             f"mapping; {self.rows_unknown_category} with an unknown category; of the new rows "
             f"{self.rows_without_location} without a location and {self.rows_outside_areas} "
             f"outside every imported area{span}"
+            + (
+                f"; the changed mapping re-mapped {self.rows_remapped} stored rows"
+                if self.rows_remapped
+                else ""
+            )
         )
 
 
@@ -212,10 +218,10 @@ class _Importer:
             .alias("category_id")
         )
 
-    def start_incidents(self, scheme: str) -> None:
-        """Load what :meth:`prepare` needs, before the read-ahead thread starts: that thread
-        never touches the database."""
-        self.crosswalk(scheme)
+    def start_incidents(self) -> None:
+        """Load what storing incidents needs and start the writer (the read-ahead thread may
+        be reading meanwhile: it needs only the crosswalk, loaded before it starts, and never
+        touches the database)."""
         if self.places is None:
             known, next_id = repository.places_stored()
             self.places = PlaceIndex(AreaIndex.load(), known, next_id)
@@ -509,7 +515,7 @@ def police_uk_import(
     def work(importer: _Importer) -> list[readers.FileInfo]:
         infos = []
         sources: dict[str, Source] = {}
-        importer.start_incidents("police-uk")
+        importer.crosswalk("police-uk")
 
         def read(path: Path) -> Iterator[_Block]:
             # BNG is worked out per new place (PlaceIndex), not per row
@@ -518,6 +524,7 @@ def police_uk_import(
 
         ahead = _ReadAhead(files, read)
         try:
+            importer.start_incidents()
             for path in progress(files) if progress else files:
                 infos.append(_police_file(importer, ahead, path, sources))
         finally:
@@ -578,13 +585,16 @@ def mapped_import(
     _check_files(files)
 
     def work(importer: _Importer) -> list[readers.FileInfo]:
-        crosswalk_save(
+        before = crosswalk_latest(mapping.scheme)
+        saved = crosswalk_save(
             mapping.scheme,
             mapping.categories,
             mapping.exclude,
             note=f"from {Path(mapping.file).name}",
             where=mapping.file,
         )
+        if before is not None and saved.pk != before.pk:
+            importer.result.rows_remapped = crosswalk_remap(mapping.scheme)
         importer.crosswalks.pop(mapping.scheme, None)
         source = _source_for(
             code=mapping.source_code,
@@ -597,8 +607,7 @@ def mapped_import(
         )
         infos = []
         aggregate = mapping.kind == "aggregate"
-        if not aggregate:
-            importer.start_incidents(mapping.scheme)
+        importer.crosswalk(mapping.scheme)
 
         def read(path: Path) -> Iterator[_Block]:
             for frame in readers.read_mapped(path, mapping):
@@ -609,6 +618,8 @@ def mapped_import(
 
         ahead = _ReadAhead(files, read)
         try:
+            if not aggregate:
+                importer.start_incidents()
             for path in progress(files) if progress else files:
                 rows = 0
                 for block in ahead.blocks_of_next_file():
@@ -684,6 +695,38 @@ def aggregate_counts_rebuild(source: Source) -> None:
         )
     table = pl.concat([p.select("area_id", *keys, "n") for p in parts])
     repository.aggregate_counts_replace(source.id, table)
+
+
+def crosswalk_remap(scheme: str) -> int:
+    """Give the stored records of every source under ``scheme`` the categories of its
+    latest crosswalk, and recount their monthly counts; returns the rows changed.
+
+    A value the crosswalk no longer maps (or now excludes) is left without a category: the
+    rows are kept, never deleted, and ``csp quality`` lists them as unknown.
+    """
+    mapped, _ = crosswalk_as_dict(crosswalk_latest(scheme))
+    changed = 0
+    for source in Source.objects.filter(scheme=scheme):
+        aggregate = source.kind == Source.Kind.AGGREGATE
+        rows = (AggregateRecord if aggregate else Incident).objects.filter(source=source)
+        n = (
+            rows.exclude(source_category__in=list(mapped))
+            .exclude(category=None)
+            .update(category=None)
+        )
+        for value, category_id in mapped.items():
+            n += (
+                rows.filter(source_category=value)
+                .exclude(category_id=category_id)
+                .update(category_id=category_id)
+            )
+        if n and aggregate:
+            aggregate_counts_rebuild(source)
+        elif n:
+            months = sorted(set(rows.values_list("month", flat=True).distinct()))
+            repository.monthly_counts_rebuild(source.id, months)
+        changed += n
+    return changed
 
 
 def incidents_relink_areas(progress: Progress | None = None) -> int:
