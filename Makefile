@@ -46,6 +46,7 @@ test: install lint test-sqlite test-postgres
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy --strict src/csp_analytics
+	$(VENV)/bin/mypy src/csp_platform
 	$(VENV)/bin/lint-imports
 	DJANGO_SETTINGS_MODULE=csp_platform.settings $(CSP) makemigrations --check --dry-run >/dev/null
 

@@ -444,7 +444,7 @@ def covering_sources(
         if is_linked(a, newest) and a.level in MONTHLY_LEVELS:
             held_in[a.pk].append(a.pk)
         elif getattr(a, "parent_id", None) is not None:
-            held_in[a.parent_id].append(a.pk)  # type: ignore[attr-defined]
+            held_in[int(a.parent_id)].append(a.pk)  # type: ignore[arg-type]
         else:
             fallback.append(a.pk)
     if held_in:

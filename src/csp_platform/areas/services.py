@@ -103,7 +103,7 @@ def _area_rows(
             if not code or not name:
                 raise ImportRejected(f"{where}: property {ckey!r} or {nkey!r} is empty")
             try:
-                geom = shape(feature["geometry"])  # type: ignore[index]
+                geom = shape(feature["geometry"])
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 raise ImportRejected(f"{where} ({code}): geometry is missing or invalid") from exc
             if geom.geom_type not in ("Polygon", "MultiPolygon") or geom.is_empty:
@@ -148,7 +148,7 @@ def _parents(rows: list[dict[str, object]], level: str) -> list[Area | None]:
     missing = [i for i, p in enumerate(parents) if p is None]
     if missing and districts:
         geoms = [shapely.from_wkb(bytes(d.geometry_wkb)) for d in districts]
-        x, y = representative_points([rows[i]["geom"] for i in missing])  # type: ignore[misc]
+        x, y = representative_points([rows[i]["geom"] for i in missing])
         found = assign_points(x, y, geoms)
         for i, j in zip(missing, found):
             if j >= 0:
@@ -184,7 +184,8 @@ def areas_import(
     parents = _parents(rows, level)
     created = updated = 0
     for row, parent in zip(rows, parents):
-        geom: BaseGeometry = row["geom"]  # type: ignore[assignment]
+        geom = row["geom"]
+        assert isinstance(geom, BaseGeometry)
         minx, miny, maxx, maxy = geom.bounds
         values = dict(
             name=row["name"],
@@ -198,7 +199,7 @@ def areas_import(
         )
         area = existing.get(str(row["code"]))
         if area is None:
-            Area.objects.create(level=level, code=row["code"], generation=gen, **values)
+            Area.objects.create(level=level, code=str(row["code"]), generation=gen, **values)
             created += 1
         else:
             for key, value in values.items():

@@ -65,10 +65,15 @@ def progress_bar(unit: str) -> Any:
     """A tqdm progress bar on stderr (hidden when stderr is not a terminal)."""
 
     def wrap(items: Iterable[T]) -> Iterable[T]:
-        items = list(items)
-        return tqdm(
-            items, unit=unit, file=sys.stderr, disable=None, dynamic_ncols=True, desc="importing"
+        bar: Iterable[T] = tqdm(
+            list(items),
+            unit=unit,
+            file=sys.stderr,
+            disable=None,
+            dynamic_ncols=True,
+            desc="importing",
         )
+        return bar
 
     return wrap
 

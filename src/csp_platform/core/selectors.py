@@ -22,7 +22,7 @@ SCOPE_LEVELS = ("district", "ward", "custom")
 def membership_list_for(user: User) -> QuerySet[Membership]:
     if not user.is_authenticated or not user.is_active:
         return Membership.objects.none()
-    return Membership.objects.filter(user=user).select_related("partnership", "organisation")
+    return Membership.objects.filter(user_id=user.pk).select_related("partnership", "organisation")
 
 
 def membership_get_for(user: User, partnership_slug: str) -> Membership:
@@ -59,6 +59,10 @@ def area_get_for(
     for area in qs:
         if area.level == "district" and partnership.districts.filter(pk=area.pk).exists():
             return area
-        if area.level != "district" and partnership.districts.filter(pk=area.parent_id).exists():
+        if (
+            area.level != "district"
+            and area.parent_id is not None
+            and partnership.districts.filter(pk=area.parent_id).exists()
+        ):
             return area
     raise Http404("no such area in this partnership")

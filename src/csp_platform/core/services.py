@@ -94,7 +94,9 @@ def membership_set(
 ) -> Membership:
     """Put a user in a partnership with a role (replacing any role they had there)."""
     membership, _ = Membership.objects.update_or_create(
-        user=user, partnership=partnership, defaults={"organisation": organisation, "role": role}
+        user_id=user.pk,
+        partnership=partnership,
+        defaults={"organisation": organisation, "role": role},
     )
     return membership
 

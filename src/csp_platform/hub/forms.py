@@ -110,7 +110,7 @@ class ComparisonForm(forms.Form):
         months = self.choices.months_with_data
         asked = (_parse(data.get("from")), _parse(data.get("to")))
         period = (asked[0], asked[1]) if asked[0] and asked[1] and asked[0] <= asked[1] else None
-        period, baseline = comparison_default(months, period)  # type: ignore[arg-type]
+        period, baseline = comparison_default(months, period)
         b = (_parse(data.get("baseline_from")), _parse(data.get("baseline_to")))
         if b[0] and b[1] and b[0] <= b[1]:
             baseline = (b[0], b[1])

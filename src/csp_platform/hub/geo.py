@@ -10,13 +10,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from csp_analytics.geo import to_wgs84
 
 
 def squares(
-    easting: Sequence[float],
-    northing: Sequence[float],
+    easting: Sequence[float] | npt.NDArray[np.float64],
+    northing: Sequence[float] | npt.NDArray[np.float64],
     size: float,
     properties: Sequence[dict[str, Any]],
 ) -> dict[str, Any]:

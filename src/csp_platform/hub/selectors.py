@@ -330,9 +330,12 @@ def ward_figures(scope: Scope, filters: Filters) -> WardTable:
     table = WardTable(
         [], scope.generation, filters.measure, notes + [scope.note] * bool(scope.note)
     )
-    ordered = sorted(
-        rows, key=lambda r: (-(table.value(r) if table.value(r) is not None else -1), r.name)
-    )
+
+    def busiest_first(r: WardFigure) -> tuple[float, str]:
+        value = table.value(r)
+        return (-(value if value is not None else -1), r.name)
+
+    ordered = sorted(rows, key=busiest_first)
     ranked = [WardFigure(**{**vars(r), "rank": i}) for i, r in enumerate(ordered, start=1)]
     return WardTable(ranked, table.generation, table.measure, table.notes)
 

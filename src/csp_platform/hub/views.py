@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
-from functools import wraps
+from functools import partial, wraps
 from typing import Any
 
 from django.conf import settings
@@ -219,7 +219,7 @@ def hotspots_data(request: HttpRequest, read: Read, partnership: str) -> JsonRes
     for area in read.scope.totals_from:
         layer = cached(
             ["hotspots", area.code, read.filters.params(), cell],
-            lambda area=area: _hotspot_layer(area.code, read.filters, cell),
+            partial(_hotspot_layer, area.code, read.filters, cell),
         )
         features += layer["features"]
         notes += [n for n in layer["notes"] if n not in notes]
@@ -253,8 +253,7 @@ def _hotspot_layer(code: str, f: Filters, cell: int) -> dict[str, Any]:
 def _aggregate_rows(read: Read, table: str) -> tuple[list[dict[str, Any]], list[str]]:
     if table == "wards":
         wards = selectors.ward_figures(read.scope, read.filters)
-        rows = [{**asdict(r), "rate_per_1000": r.rate} for r in wards.rows]
-        return rows, [
+        return [{**asdict(r), "rate_per_1000": r.rate} for r in wards.rows], [
             "rank",
             "code",
             "name",

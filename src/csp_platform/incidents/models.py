@@ -175,7 +175,7 @@ class RowIdField(models.BigAutoField):  # type: ignore[type-arg]
     def db_type_suffix(self, connection: BaseDatabaseWrapper) -> str | None:
         if connection.vendor == "sqlite":
             return None
-        return super().db_type_suffix(connection)  # type: ignore[no-any-return]
+        return super().db_type_suffix(connection)
 
 
 class IdentField(models.TextField):  # type: ignore[type-arg]

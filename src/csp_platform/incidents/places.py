@@ -94,7 +94,7 @@ class PlaceIndex:
             .join(self.known, on=list(_HASHES), how="anti")
         )
         if fresh.height == 0:
-            new_places = pl.DataFrame(schema={"id": pl.Int64, "key": pl.String} | _SCHEMA)
+            new_places = pl.DataFrame(schema={"id": pl.Int64, "key": pl.String, **_SCHEMA})
         else:
             new_places = self._make(fresh)
             self.known = pl.concat([self.known, new_places.select(self.known.columns)])

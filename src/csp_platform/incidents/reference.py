@@ -30,7 +30,8 @@ def _load_yaml(path: Path) -> dict[str, object]:
 def reference_data_ensure() -> None:
     """Create any canonical theme or category (and police.uk crosswalk v1) not yet stored."""
     data = _load_yaml(REFERENCE_DIR / "categories.yaml")
-    themes = {}
+    themes: dict[str, Theme] = {}
+    item: dict[str, str]
     for order, item in enumerate(data["themes"]):  # type: ignore[arg-type]
         theme, _ = Theme.objects.get_or_create(
             code=item["code"], defaults={"name": item["name"], "order": order}

@@ -286,7 +286,7 @@ def monthly_counts_rebuild(source_id: int, months: Sequence[date]) -> None:
     counts = AreaMonthCount._meta.db_table
     incidents = Incident._meta.db_table
     marks = ", ".join(["%s"] * len(months))
-    params = [source_id, *months]
+    params: list[int | date] = [source_id, *months]
     with connection.cursor() as cursor:
         cursor.execute(
             f"DELETE FROM {counts} WHERE source_id = %s AND kind = 'incident' "  # noqa: S608
@@ -343,7 +343,7 @@ def place_areas_update(frame: pl.DataFrame) -> None:
             cursor.executemany(
                 f"UPDATE {places} SET lsoa_id = %s, ward_id = %s, district_id = %s "  # noqa: S608
                 "WHERE id = %s",
-                frame.select("lsoa_id", "ward_id", "district_id", "id").iter_rows(),
+                frame.select("lsoa_id", "ward_id", "district_id", "id").rows(),
             )
         # Both databases take UPDATE ... FROM (SQLite since 3.33).
         cursor.execute(

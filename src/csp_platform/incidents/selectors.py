@@ -70,10 +70,11 @@ class CountTable:
 
 
 def _labels() -> dict[str, dict[int | None, tuple[str, str]]]:
-    cats = {c.id: (c.code, c.name) for c in Category.objects.select_related("theme")}
-    themes = {t.id: (t.code, t.name) for t in Theme.objects.all()}
-    sources = {s.id: (s.code, s.name) for s in Source.objects.all()}
-    none = {None: ("unknown", "Unknown category")}
+    Labels = dict[int | None, tuple[str, str]]  # noqa: N806
+    cats: Labels = {c.id: (c.code, c.name) for c in Category.objects.select_related("theme")}
+    themes: Labels = {t.id: (t.code, t.name) for t in Theme.objects.all()}
+    sources: Labels = {s.id: (s.code, s.name) for s in Source.objects.all()}
+    none: Labels = {None: ("unknown", "Unknown category")}
     return {"category": {**cats, **none}, "theme": {**themes, **none}, "source": sources}
 
 

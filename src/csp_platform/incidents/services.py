@@ -544,7 +544,8 @@ def _police_file(
         rows += read
         importer.result.rows_read += read
         parts = dict(block.frame.group_by("organisation", maintain_order=True).__iter__())
-        for force in block.read:
+        for force, read_of_force in block.read.items():
+            assert force is not None, "the reader refuses rows without 'Falls within'"
             if force not in sources:
                 importer.drain()
                 sources[force] = _source_for(
@@ -557,7 +558,7 @@ def _police_file(
                     fmt="police-uk",
                 )
             part = parts.get((force,), block.frame.clear())
-            importer.add_incidents(part, block.read[force], sources[force], None)
+            importer.add_incidents(part, read_of_force, sources[force], None)
     return readers.file_info(path, rows)
 
 
@@ -715,6 +716,8 @@ def crosswalk_remap(scheme: str) -> int:
             .update(category=None)
         )
         for value, category_id in mapped.items():
+            if category_id is None:  # (mapped values always have a category)
+                continue
             n += (
                 rows.filter(source_category=value)
                 .exclude(category_id=category_id)

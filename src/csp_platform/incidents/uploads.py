@@ -34,7 +34,7 @@ class UploadOutcome:
     file_name: str
 
 
-def _save(upload: UploadedFile, folder: Path) -> Path:
+def _save(upload: UploadedFile[bytes], folder: Path) -> Path:
     name = get_valid_filename(Path(upload.name or "upload.csv").name) or "upload.csv"
     path = folder / name
     with path.open("wb") as out:
@@ -45,11 +45,11 @@ def _save(upload: UploadedFile, folder: Path) -> Path:
 
 def upload_import(
     *,
-    upload: UploadedFile,
+    upload: UploadedFile[bytes],
     fmt: str,
     by_user: str,
     mapping_name: str = "",
-    mapping_upload: UploadedFile | None = None,
+    mapping_upload: UploadedFile[bytes] | None = None,
     dry_run: bool = False,
 ) -> UploadOutcome:
     """Import one uploaded file; a rejection (or any failure to read it) imports nothing."""
