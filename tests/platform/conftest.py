@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import csv
 import gzip
+import os
+import subprocess
+import sys
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,3 +62,34 @@ def raw_police_counts(paths: list[Path]) -> Counter[tuple[str, str]]:
 @pytest.fixture
 def cleveland_files(data_dir: Path) -> list[Path]:
     return sorted((data_dir / "police" / "cleveland").rglob("*-street.csv"))
+
+
+# Subprocesses on a database of their own (killed imports, migrations)
+
+CSP = [sys.executable, "-c", "from csp_platform.cli import main; main()"]
+
+
+@pytest.fixture
+def fresh_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Environment for subprocesses with a database of their own, on the suite's engine."""
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        env["CSP_VAR_DIR"] = str(tmp_path)
+        yield env
+        return
+    import psycopg
+
+    name = f"csp_kill_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    env["DATABASE_URL"] = url.rsplit("/", 1)[0] + "/" + name
+    yield env
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def run(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run([*CSP, *args], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout

@@ -3,46 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.platform.conftest import raw_rows
-
-CSP = [sys.executable, "-c", "from csp_platform.cli import main; main()"]
-
-
-@pytest.fixture
-def fresh_env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """Environment for subprocesses with a database of their own, on the suite's engine."""
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        env["CSP_VAR_DIR"] = str(tmp_path)
-        yield env
-        return
-    import psycopg
-
-    name = f"csp_kill_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    env["DATABASE_URL"] = url.rsplit("/", 1)[0] + "/" + name
-    yield env
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-def run(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([*CSP, *args], env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+from tests.platform.conftest import CSP, raw_rows, run
 
 
 def snapshot(env: dict[str, str]) -> str:

@@ -137,17 +137,30 @@ class ImportBatch(models.Model):
         return f"{self.source} {self.started_at:%Y-%m-%d %H:%M} ({self.rows_new} new)"
 
 
-def _area_link() -> models.ForeignKey[Area | None, Area | None]:
-    """An incident's link to the area its point falls in (set by the import, not enforced)."""
+def _bulk_key(
+    to: type[models.Model],
+    on_delete: Any,
+    *,
+    null: bool = False,
+    related_name: str | None = "+",
+) -> Any:
+    """A key of a table written in bulk by the import, which builds every id from the
+    database in the same transaction: not checked row by row by the database, and not
+    indexed on its own (the composite indexes the reads need are declared in Meta)."""
     return models.ForeignKey(
-        Area,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
+        to,
+        null=null,
+        blank=null,
+        on_delete=on_delete,
+        related_name=related_name,
         db_index=False,
         db_constraint=False,
     )
+
+
+def _area_link() -> models.ForeignKey[Area | None, Area | None]:
+    """A link to the area a place falls in (set by the import, not enforced)."""
+    return _bulk_key(Area, models.SET_NULL, null=True)  # type: ignore[no-any-return]
 
 
 class DatePrecision(models.TextChoices):
@@ -236,31 +249,12 @@ class Incident(models.Model):
     # from the database in the same transaction), not checked row by row by the database,
     # and only the indexes the reads need exist (docs/decisions/0004-lean-incident-table.md).
     id = RowIdField(primary_key=True)
-    source = models.ForeignKey(
-        Source,
-        on_delete=models.PROTECT,
-        related_name="incidents",
-        db_index=False,
-        db_constraint=False,
-    )
-    batch = models.ForeignKey(
-        ImportBatch,
-        on_delete=models.PROTECT,
-        related_name="incidents",
-        db_index=False,
-        db_constraint=False,
-    )
+    source = _bulk_key(Source, models.PROTECT, related_name="incidents")
+    batch = _bulk_key(ImportBatch, models.PROTECT, related_name="incidents")
     ident = IdentField()
     source_ref = models.TextField(blank=True)
     source_category = models.TextField()
-    category = models.ForeignKey(
-        Category,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        db_index=False,
-        db_constraint=False,
-    )
+    category = _bulk_key(Category, models.PROTECT, null=True, related_name=None)
     month = models.DateField(help_text="First day of the month of the incident (Europe/London).")
     occurred_on = models.DateField(null=True, blank=True)
     occurred_at = models.TimeField(null=True, blank=True)
@@ -270,13 +264,7 @@ class Incident(models.Model):
         default=DatePrecision.MONTH,
         db_default=DatePrecision.MONTH,
     )
-    place = models.ForeignKey(
-        Place,
-        on_delete=models.PROTECT,
-        related_name="incidents",
-        db_index=False,
-        db_constraint=False,
-    )
+    place = _bulk_key(Place, models.PROTECT, related_name="incidents")
     outcome = models.TextField(blank=True)
     ward = _area_link()
     district = _area_link()
@@ -353,28 +341,11 @@ class AreaMonthCount(models.Model):
     # Derived data, written in bulk by the import that also writes the rows it counts: the
     # keys are not checked by the database (a commit-time check of every count cost half a
     # second per 40,000 counts), and the two composite indexes serve every read.
-    area = models.ForeignKey(
-        Area,
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
+    area = _bulk_key(Area, models.CASCADE, null=True)
     month = models.DateField()
     period_months = models.PositiveSmallIntegerField(default=1)
-    source = models.ForeignKey(
-        Source, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
-    )
-    category = models.ForeignKey(
-        Category,
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        db_index=False,
-        db_constraint=False,
-    )
+    source = _bulk_key(Source, models.CASCADE)
+    category = _bulk_key(Category, models.CASCADE, null=True, related_name=None)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     n = models.FloatField()
 

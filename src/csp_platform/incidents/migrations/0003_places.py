@@ -56,6 +56,18 @@ def incidents_from_places(apps, schema_editor):
         )
 
 
+def _area_link():
+    return models.ForeignKey(
+        blank=True,
+        db_constraint=False,
+        db_index=False,
+        null=True,
+        on_delete=django.db.models.deletion.SET_NULL,
+        related_name="+",
+        to="areas.area",
+    )
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("areas", "0001_initial"),
@@ -91,42 +103,7 @@ class Migration(migrations.Migration):
                 ("northing", models.FloatField(blank=True, null=True)),
                 ("location_text", models.TextField(blank=True)),
                 ("lsoa_given", models.TextField(blank=True)),
-                (
-                    "district",
-                    models.ForeignKey(
-                        blank=True,
-                        db_constraint=False,
-                        db_index=False,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="areas.area",
-                    ),
-                ),
-                (
-                    "lsoa",
-                    models.ForeignKey(
-                        blank=True,
-                        db_constraint=False,
-                        db_index=False,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="areas.area",
-                    ),
-                ),
-                (
-                    "ward",
-                    models.ForeignKey(
-                        blank=True,
-                        db_constraint=False,
-                        db_index=False,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="areas.area",
-                    ),
-                ),
+                *[(name, _area_link()) for name in ("district", "lsoa", "ward")],
             ],
         ),
         migrations.AddField(
@@ -151,6 +128,21 @@ class Migration(migrations.Migration):
                 on_delete=django.db.models.deletion.PROTECT,
                 related_name="incidents",
                 to="incidents.place",
+            ),
+        ),
+        # A default, so that reversing the removal can add the column back to filled rows.
+        migrations.AlterField(
+            model_name="incident",
+            name="location_precision",
+            field=models.CharField(
+                choices=[
+                    ("none", "No location"),
+                    ("snap", "Anonymised map point (police.uk)"),
+                    ("exact", "As recorded"),
+                    ("rounded", "Rounded grid reference"),
+                ],
+                default="none",
+                max_length=8,
             ),
         ),
         *[
