@@ -472,6 +472,9 @@ def main(argv: list[str] | None = None) -> int:
                 probe = (f"generated, {small / 1e6:g}M rows", [str(probe_path)], small)
         datasets.append((f"generated, {args.rows / 1e6:g}M rows" if args.generated is None
                          else f"generated ({path.name})", [str(path)], None))
+        # Flush the generated files to disk before anything is timed: otherwise the kernel
+        # writes the gigabyte back during the first imports and their fsyncs wait behind it.
+        os.sync()
 
     results: list[Row] = []
     for dataset, files, _ in datasets:
