@@ -453,11 +453,11 @@ class _Stopped(Exception):
 
 
 class _ReadAhead:
-    """Read and prepare the next blocks in a thread while this one is written.
+    """Read and prepare the next blocks in a thread while this one is stored.
 
-    The thread parses, validates, categorises and places each block (polars, NumPy and
-    shapely, which release the GIL); the importing thread only writes (SQLite, or PostgreSQL
-    in its own process). On two cores the two overlap. At most ``depth`` blocks
+    The thread parses, validates and categorises each block (polars, which releases the GIL
+    for most of it), while the importing thread places the block before and the writer
+    thread writes (see :class:`_Writer`). At most ``depth`` blocks
     wait in memory, which keeps memory bounded. An error in the reader (a bad row) is
     raised here, in the importing thread, inside its transaction.
     """
@@ -543,7 +543,7 @@ def _police_file(
         read = sum(block.read.values())
         rows += read
         importer.result.rows_read += read
-        parts = dict(block.frame.group_by("organisation", maintain_order=True).__iter__())
+        parts = dict(iter(block.frame.group_by("organisation", maintain_order=True)))
         for force, read_of_force in block.read.items():
             assert force is not None, "the reader refuses rows without 'Falls within'"
             if force not in sources:
