@@ -36,6 +36,28 @@ def test_bng_round_trip_is_exact_to_a_centimetre_and_keeps_missing_missing():
     assert np.allclose(back[0][:2], lon[:2], atol=1e-7) and np.isnan(back[0][2])
 
 
+def dms(degrees: int, minutes: int, seconds: float) -> float:
+    return degrees + minutes / 60 + seconds / 3600
+
+
+# Caister water tower, the Ordnance Survey's worked example ("A guide to coordinate systems
+# in Great Britain"): ETRS89 52°39'28.8282"N 1°42'57.8663"E is National Grid
+# E 651409.903, N 313177.270 (by OSTN). WGS84 and ETRS89 differ by well under a metre in
+# Britain; the seven-parameter transformation pyproj uses without the OSTN15 grid is good to
+# a few metres, so 5 m is the tolerance: an identity or swapped-axis transform is off by
+# hundreds of kilometres.
+CAISTER_LON, CAISTER_LAT = dms(1, 42, 57.8663), dms(52, 39, 28.8282)
+CAISTER_E, CAISTER_N = 651409.903, 313177.270
+
+
+def test_bng_agrees_with_the_ordnance_surveys_published_control_point():
+    e, n = to_bng(np.array([CAISTER_LON]), np.array([CAISTER_LAT]))
+    assert abs(e[0] - CAISTER_E) < 5 and abs(n[0] - CAISTER_N) < 5
+    lon, lat = to_wgs84(np.array([CAISTER_E]), np.array([CAISTER_N]))
+    # 5 m is about 0.00005 degrees of latitude and 0.00007 of longitude here
+    assert abs(lon[0] - CAISTER_LON) < 0.00008 and abs(lat[0] - CAISTER_LAT) < 0.00005
+
+
 def read(path: Path):
     return list(io.read_police_uk(path))
 
