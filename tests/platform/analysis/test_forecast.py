@@ -18,7 +18,7 @@ from shapely.geometry import shape
 from csp_analytics.forecast import backtest
 from csp_analytics.hotspots import Grid
 from csp_platform.incidents.models import Incident, Place
-from tests.analytics.police_points import month_number, newcastle_points
+from tests.analytics.police_points import cells_sharing_area, month_number, newcastle_points
 from tests.conftest import DATA
 from tests.platform.analysis.conftest import NEWCASTLE
 
@@ -87,7 +87,8 @@ def test_changing_the_forecast_month_does_not_change_the_forecast(northumbria):
 def test_backtest_on_newcastle_the_best_method_beats_both_naive_baselines(northumbria):
     args = ("--area", NEWCASTLE, "--from", "2020-11", "--to", "2022-06", "--category", "burglary")
     data = json.loads(csp("csp_backtest", *args, "--format", "json"))
-    assert len(data["months"]) == 19 and data["n_cells"] == 11_720
+    assert len(data["months"]) == 19
+    assert data["n_cells"] == cells_sharing_area(newcastle_bng(), 100.0) > 10_000
     assert data["skipped"] == [{"month": "2022-01", "reason": "no data for this month (gap)"}]
     best = data["best_at_5pct"]
     assert best not in ("last_month", "long_run_average")
