@@ -1,11 +1,13 @@
 """Results cached until the data change: analysis results (ward profiles, SIA, hotspots,
 forecasts with their backtests), the quality report and the filter choices.
 
-The key holds the newest import batch (its id and the time it started), so any import makes
-every cached result stale. Django's default cache is a folder under ``CSP_VAR_DIR`` shared by
-every server process (settings.CACHES), so a ward profile computed by one worker is not
-computed again by the others; each process also keeps its most recent results in memory, so
-a hit does not unpickle the same value again and again.
+The key holds the newest import batch (its id and the time it started) and the newest
+crosswalk version, so any import, and a crosswalk changed by ``csp crosswalk import`` (which
+re-maps stored records without an import batch), makes every cached result stale. Django's
+default cache is a folder under ``CSP_VAR_DIR`` shared by every server process
+(settings.CACHES), so a ward profile computed by one worker is not computed again by the
+others; each process also keeps its most recent results in memory, so a hit does not
+unpickle the same value again and again.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any, TypeVar
 
 from django.core.cache import cache
 
-from csp_platform.incidents.models import ImportBatch
+from csp_platform.incidents.models import Crosswalk, ImportBatch
 
 T = TypeVar("T")
 TIMEOUT_S = 3600
@@ -31,7 +33,9 @@ _lock = threading.Lock()
 
 def data_version() -> str:
     newest = ImportBatch.objects.order_by("-id").values_list("id", "started_at").first()
-    return f"{newest[0]}@{newest[1].isoformat()}" if newest else "empty"
+    batch = f"{newest[0]}@{newest[1].isoformat()}" if newest else "empty"
+    crosswalk = Crosswalk.objects.order_by("-id").values_list("id", flat=True).first()
+    return f"{batch}/crosswalk {crosswalk}"
 
 
 def cached(parts: list[Any], compute: Callable[[], T]) -> T:

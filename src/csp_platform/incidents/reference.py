@@ -85,7 +85,7 @@ def crosswalk_save(
         if code not in codes:
             raise ImportRejected(
                 f"{where}: categories: {value!r} maps to {code!r}, which is not a canonical "
-                f"category (see `csp crosswalk --categories`)"
+                f"category (`csp crosswalk categories` lists them)"
             )
         wanted[str(value)] = codes[code]
     wanted_excluded = {str(v) for v in exclude}
