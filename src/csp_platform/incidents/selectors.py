@@ -33,7 +33,13 @@ from csp_platform.incidents.models import (
     Theme,
     incident_lookup,
 )
-from csp_platform.incidents.scope import Scope, areas_of_level, newest_generation
+from csp_platform.incidents.scope import (
+    Scope,
+    areas_of_level,
+    months_with_data,
+    newest_generation,
+    selection_coverage,
+)
 
 FIELDS = ("month", "category", "theme", "source", "ward", "lsoa", "district")
 AREA_FIELDS = ("ward", "lsoa", "district")
@@ -135,6 +141,16 @@ def counts(scope: Scope, q: CountQuery) -> CountTable:
     rows = _counts_from_incidents(scope, q)
     returns = _counts_from_monthly(scope, q, field_, kinds=("aggregate",))
     return _merge(rows, returns)
+
+
+def not_covered(scope: Scope, q: CountQuery) -> str:
+    """Words for a selection that no loaded source covers over the query's months ("No
+    source that records deliberate fires ... has been loaded for these months."), or ""."""
+    held = months_with_data()
+    if not held:
+        return "No incident source has been loaded."
+    first, last = q.month_from or held[0], q.month_to or held[-1]
+    return selection_coverage(scope.with_period((first, last))).message
 
 
 def _merge(rows: CountTable, returns: CountTable) -> CountTable:

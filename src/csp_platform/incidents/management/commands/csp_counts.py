@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.core.management.base import CommandParser
@@ -51,6 +52,11 @@ class Command(CspCommand):
             generation=o["generation"],
         )
         table = selectors.counts(scope, query)
+        words = selectors.not_covered(scope, query) if not table.rows else ""
+        if words:  # nothing any loaded source could have counted: words, never a zero
+            out = {"table": words, "csv": render([{"note": words}], ["note"], "csv")}
+            self.stdout.write(out.get(o["format"], json.dumps({"rows": [], "no_data": words})))
+            return
         self.stdout.write(render(table.rows, table.columns, o["format"]))
         for note in table.notes:
             self.stderr.write(f"note: {note}")
