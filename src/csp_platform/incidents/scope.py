@@ -431,6 +431,7 @@ class Selection:
     covered: tuple[date, ...]
     sources: tuple[int, ...]
     words: str
+    returns: bool = False  # a partner's aggregate return covers the selection and period
 
     @property
     def any(self) -> bool:
@@ -441,6 +442,12 @@ class Selection:
         """ "No source that records deliberate fires has been loaded for these months"."""
         if self.any:
             return ""
+        if self.returns:
+            return (
+                f"No incident source that records {self.words} has been loaded for these "
+                "months; partners' aggregate returns for them are listed by theme and "
+                "category, never added to incidents."
+            )
         return f"No source that records {self.words} has been loaded for these months."
 
     def gaps(self) -> list[date]:
@@ -453,7 +460,28 @@ def selection_coverage(scope: Scope) -> Selection:
     months = tuple(_month_run(first, last))
     sources = recording_sources(scope)
     held = set(months_with_data(sources)) if sources else set()
-    return Selection(months, tuple(m for m in months if m in held), sources, selection_words(scope))
+    covered = tuple(m for m in months if m in held)
+    return Selection(
+        months, covered, sources, selection_words(scope), not covered and _returns(scope)
+    )
+
+
+def _returns(scope: Scope) -> bool:
+    """Does an aggregate return count the scope's categories in a month of its period?"""
+    first, last = scope.period_or_fail
+    qs = AreaMonthCount.objects.filter(
+        area__isnull=True,
+        kind=AreaMonthCount.Kind.AGGREGATE,
+        month__lte=last,
+        month__gte=_month_run(date(first.year - 1, first.month, 1), first)[1],
+    )
+    if scope.sources:
+        qs = qs.filter(source__code__in=scope.sources)
+    if scope.category_ids is not None:
+        qs = qs.filter(category_id__in=scope.category_ids)
+    spans = qs.values_list("month", "period_months").distinct().order_by()
+    first_n = first.year * 12 + first.month - 1
+    return any(m.year * 12 + m.month - 1 + n - 1 >= first_n for m, n in spans)
 
 
 @dataclass(frozen=True)

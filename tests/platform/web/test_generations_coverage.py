@@ -21,6 +21,7 @@ from shapely.geometry import Point, shape
 
 from csp_platform.areas import services as area_services
 from csp_platform.areas.models import Area
+from csp_platform.incidents import services
 from csp_platform.incidents.services import incidents_relink_areas
 from tests.conftest import DATA
 from tests.platform.conftest import CLEVELAND, raw_rows
@@ -29,6 +30,7 @@ from tests.platform.web.conftest import MIDDLEHAVEN, MIDDLESBROUGH, csp_json, po
 MONTHS = ("2018-11", "2018-12", "2019-01", "2019-02")
 CENTRAL_2025 = "E05009857"  # Central ward, Middlesbrough, 2025 boundaries
 DISTRICT = "E06000002"
+MAPPINGS = Path(__file__).resolve().parents[3] / "examples" / "mappings"
 
 
 @pytest.fixture
@@ -204,3 +206,50 @@ def test_an_area_import_and_a_population_import_show_on_the_next_page_load(analy
     after = analyst.get(url("hub:map_data"), query).json()["features"]
     halved = {f["properties"]["code"]: f["properties"]["rate"] for f in after}
     assert halved[MIDDLEHAVEN] == pytest.approx(rate[MIDDLEHAVEN] / 2, abs=0.01)
+
+
+def test_fly_tipping_and_deliberate_fires_in_2024_say_so_on_every_surface(analyst):
+    """The real demo's selections: police.uk records neither; DEFRA's annual fly-tipping
+    returns stop in 2022-23. Words on the page, the endpoints, the CSV and `csp counts`."""
+    services.police_uk_import(police_files(("2024-01", "2024-02")))
+    mapping = services.mapping_load(MAPPINGS / "defra-flytipping-by-la.yaml")
+    defra = DATA / "flytipping" / "defra_flytipping_incidents_by_la_2012-13_to_2022-23.csv"
+    services.mapped_import([defra], mapping=mapping)
+    period = {"from": "2024-01", "to": "2024-02"}
+    cases = [
+        ({"category": "fly-tipping"}, "No source that records fly-tipping has been loaded"),
+        ({"theme": "deliberate-fires"}, NO_FIRES),
+    ]
+    for selection, words in cases:
+        query = {**period, **selection}
+        page = analyst.get(url("hub:hub"), query).content.decode()
+        assert words in page and 'id="total-incidents">No data<' in page
+        assert 'data-incidents="0"' not in page and 'data-value="0"' not in page
+        for name in ("hub:map_data", "hub:trend_data", "hub:points_data", "hub:hotspots_data"):
+            assert words in analyst.get(url(name), query).json()["no_data"], name
+        trend = analyst.get(url("hub:trend_data"), query).json()["months"]
+        assert [m["incidents"] for m in trend] == [None, None]
+        rows = csv_rows(analyst.get(url("hub:export_wards"), query))
+        assert rows and all(r["incidents"] == "" and words in r["note"] for r in rows)
+        flag, value = next(iter(selection.items()))
+        cli = csp_json(
+            "csp_counts",
+            "--by",
+            "month",
+            f"--{flag}",
+            value,
+            "--from",
+            "2024-01",
+            "--to",
+            "2024-02",
+        )
+        assert words in cli["no_data"]  # type: ignore[call-overload]
+    # The police did record burglaries in 2024: figures, not words.
+    query = {**period, "category": "burglary"}
+    assert analyst.get(url("hub:trend_data"), query).json()["no_data"] is None
+    # A year DEFRA's returns cover: no incident source, and the returns listed apart.
+    query = {"from": "2021-04", "to": "2022-03", "category": "fly-tipping"}
+    words = "No incident source that records fly-tipping has been loaded for these months"
+    assert words in analyst.get(url("hub:trend_data"), query).json()["no_data"]
+    rows = csv_rows(analyst.get(url("hub:export_categories"), query))
+    assert [r["category"] for r in rows if r["aggregate_count"]] == ["fly-tipping"]
