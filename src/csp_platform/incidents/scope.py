@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import polars as pl
 import shapely
 from django.db.models import Max, Q
 from django.http import Http404
@@ -555,3 +557,72 @@ class SourceCalendar:
             else:
                 kept.append(m)
         return Coverage(tuple(kept), gaps, tuple(sorted(self.codes[s] for s in sources)))
+
+
+def covering_sources(
+    areas: Sequence[Area], scope: Scope, counts: dict[int, pl.DataFrame], calendar: SourceCalendar
+) -> dict[int, list[int]]:
+    """The sources whose months decide each area's months with data.
+
+    The sources with incidents in the area in the months counted. For an area with none:
+    the sources that have ever recorded an incident of the scope's categories there (a
+    ward or district), or in its district (an LSOA or an area with a parent district), so
+    that a force without data for the period leaves the area without data, not at zero; a
+    ward or district no source has ever recorded in has no data at all. An area with no
+    district to go by takes every source of the scope recording its categories that has
+    data in the months.
+    """
+    out = {
+        a.pk: sorted(set(counts[a.pk].filter(pl.col("n") > 0)["source_id"].to_list()))
+        for a in areas
+    }
+    newest = newest_generations()
+    held_in: dict[int, list[int]] = defaultdict(list)  # area asked about -> areas it decides
+    fallback: list[int] = []
+    for a in areas:
+        if out[a.pk]:
+            continue
+        if is_linked(a, newest) and a.level in MONTHLY_LEVELS:
+            held_in[a.pk].append(a.pk)
+        elif getattr(a, "parent_id", None) is not None:
+            held_in[int(a.parent_id)].append(a.pk)  # type: ignore[arg-type]
+        else:
+            fallback.append(a.pk)
+    if held_in:
+        recorded = Q() if scope.category_ids is None else Q(category_id__in=scope.category_ids)
+        ever = (
+            AreaMonthCount.objects.filter(
+                recorded,
+                area__in=list(held_in),
+                kind=AreaMonthCount.Kind.INCIDENT,
+                source_id__in=scope.source_ids,
+            )
+            .values_list("area_id", "source_id")
+            .distinct()
+            .order_by()
+        )
+        for where, source_id in ever:
+            for area_id in held_in[where]:
+                out[area_id].append(source_id)
+    recording = set(recording_sources(scope))
+    for area_id in fallback:
+        out[area_id] = [s for s in calendar.with_data() if s in recording]
+    return {area_id: sorted(set(s)) for area_id, s in out.items()}
+
+
+def covered(
+    scope: Scope, counts: pl.DataFrame, months: Sequence[date], what: str
+) -> tuple[Coverage, pl.DataFrame]:
+    """The months of ``months`` with data from every source covering the area, and the
+    counts of those months; BadQuery when no month has data."""
+    calendar = SourceCalendar.load(scope.source_ids, min(months), max(months))
+    sources = covering_sources([scope.the_area], scope, {scope.the_area.pk: counts}, calendar)
+    cover = calendar.coverage(sources[scope.the_area.pk], months)
+    if not cover.months:
+        gaps = sorted({s for lacking in cover.gaps.values() for s in lacking})
+        why = f" ({', '.join(gaps)} had none)" if gaps else ""
+        raise BadQuery(
+            f"{what}: no incident data for {month_label(min(months))} to "
+            f"{month_label(max(months))} in {scope.the_area.name}{why}"
+        )
+    return cover, counts.filter(pl.col("month").is_in(list(cover.months)))

@@ -49,11 +49,11 @@ def ward_polygon(folder: str, field: str, code: str) -> shapely.Geometry:
     return next(shape(f["geometry"]) for f in data["features"] if f["properties"][field] == code)
 
 
-def raw_by_month(polygon: shapely.Geometry) -> dict[str, int]:
-    """Rows of the four police.uk files whose point lies in the polygon, per month."""
+def raw_by_month(polygon: shapely.Geometry, months: tuple[str, ...] = MONTHS) -> dict[str, int]:
+    """Rows of the police.uk files of these months whose point lies in the polygon."""
     shapely.prepare(polygon)
     found: Counter[str] = Counter()
-    for path in police_files(MONTHS):
+    for path in police_files(months):
         for r in raw_rows(path):
             if r["Longitude"] and polygon.contains(
                 Point(float(r["Longitude"]), float(r["Latitude"]))
@@ -129,6 +129,18 @@ def test_every_surface_gives_a_ward_of_either_generation_its_own_figures(
     assert f"{generation} boundaries" in body
     chart = dict(re.findall(r'data-month="([\d-]+)" data-value="(\d+)"', body))
     assert {m: int(v) for m, v in chart.items()} == expected
+
+    # months without data are gaps, for either generation: 2019-03 to 2023-12 here
+    services.police_uk_import(police_files(("2024-01",)))
+    later = raw_by_month(ward_polygon(folder, field, code), ("2019-02", "2024-01"))
+    span = {"from": "2019-02", "to": "2024-01", "area": code, "generation": generation}
+    trend = analyst.get(url("hub:trend_data"), span).json()["months"]
+    assert (
+        len(trend) == 60 and {p["month"]: p["incidents"] for p in trend if p["incidents"]} == later
+    )
+    assert all(p["incidents"] is None for p in trend[1:-1])
+    gaps = csv_rows(analyst.get(url("hub:export_trend"), span))
+    assert [r["incidents"] for r in gaps[1:-1]] == [""] * 58 and gaps[1]["note"]
 
 
 NO_FIRES = "No source that records deliberate fires and malicious calls has been loaded"
