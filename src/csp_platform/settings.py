@@ -188,7 +188,7 @@ X_FRAME_OPTIONS = "DENY"
 CSP_MAP_TILES = env_str("CSP_MAP_TILES", "")
 CSP_MAP_ATTRIBUTION = env_str("CSP_MAP_ATTRIBUTION", "")
 
-# Results cached until the data change (hub/cache.py): one folder shared by every server
+# Results cached until the data change (core/cache.py): one folder shared by every server
 # process, so an expensive analysis is computed once, not once per worker.
 CACHES = {
     "default": {

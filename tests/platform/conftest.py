@@ -16,6 +16,8 @@ import pytest
 import yaml
 
 from csp_platform.areas import services as area_services
+from csp_platform.incidents import selectors as incident_selectors
+from csp_platform.incidents.scope import FULL_ACCESS, scope_resolve
 from tests.conftest import DATA
 
 CLEVELAND = ("E06000001", "E06000002", "E06000003", "E06000004")
@@ -39,6 +41,15 @@ def cleveland_areas(django_db_setup: None, django_db_blocker: pytest.FixtureRequ
         area_services.population_import(
             DATA / "population" / "census2011_lsoa_population_households.csv"
         )
+
+
+def count_rows(
+    by: tuple[str, ...], month_from: object = None, month_to: object = None, **scope: object
+) -> incident_selectors.CountTable:
+    """``csp counts`` as the command runs it: the scope resolved once with full access
+    (area, sources, categories, themes, generation), then the breakdown."""
+    query = incident_selectors.CountQuery(by=by, month_from=month_from, month_to=month_to)  # type: ignore[arg-type]
+    return incident_selectors.counts(scope_resolve(FULL_ACCESS, **scope), query)  # type: ignore[arg-type]
 
 
 def police_uk_category() -> dict[str, str]:

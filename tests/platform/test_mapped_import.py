@@ -12,7 +12,7 @@ import pytest
 from csp_platform.core.errors import ImportRejected
 from csp_platform.incidents import selectors, services
 from csp_platform.incidents.models import AggregateRecord, Incident
-from tests.platform.conftest import raw_rows
+from tests.platform.conftest import count_rows, raw_rows
 
 pytestmark = pytest.mark.django_db
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "mappings"
@@ -39,9 +39,7 @@ def test_fire_counts_equal_the_raw_file_through_the_mapping(lfb_file):
         for r in rows
         if r["StopCodeDescription"] in LFB_WANTED
     )
-    table = selectors.counts(
-        selectors.CountQuery(by=("month", "category"), sources=("lfb-incidents",))
-    )
+    table = count_rows(by=("month", "category"), sources=("lfb-incidents",))
     assert {(r["month"], r["category"]): r["incidents"] for r in table.rows} == dict(expected)
     assert sum(expected.values()) == 1_414 + 77  # SOURCES.md section 11a
     assert result.rows_excluded == 11_529 - 1_491 and result.rows_unknown_category == 0
@@ -74,9 +72,7 @@ def test_an_aggregate_return_is_counted_beside_incidents_never_as_incidents(
         for r in raw_rows(path):
             if r["SHEF_A_CODE"] == "A29" and r["lsoa"] in ours:
                 expected[path.stem[-7:]] += int(r["reports"])
-    table = selectors.counts(
-        selectors.CountQuery(by=("month", "source"), area="E06000004", categories=("fly-tipping",))
-    )
+    table = count_rows(by=("month", "source"), area_code="E06000004", categories=("fly-tipping",))
     fms = {r["month"]: r for r in table.rows if r["source"] == "fixmystreet-lsoa"}
     stockton = Counter()
     for path in files:
@@ -95,9 +91,9 @@ def test_an_aggregate_return_is_counted_beside_incidents_never_as_incidents(
     ).values_list("count", flat=True)
     assert sum(expected.values()) > 0 and cleveland_lsoas
     # by LSOA: incident rows and aggregate returns side by side, each equal to its source
-    by_lsoa = selectors.counts(selectors.CountQuery(by=("lsoa",), categories=("fly-tipping",)))
+    by_lsoa = count_rows(by=("lsoa",), categories=("fly-tipping",))
     assert sum(r["aggregate_count"] or 0 for r in by_lsoa.rows) == sum(expected.values())
-    everything = selectors.counts(selectors.CountQuery(by=("lsoa", "source")))
+    everything = count_rows(by=("lsoa", "source"))
     police = [r for r in everything.rows if r["source"] == "police-uk-cleveland-police"]
     located = Incident.objects.filter(
         source__code="police-uk-cleveland-police", place__lsoa__isnull=False
@@ -114,12 +110,10 @@ def test_annual_returns_stay_out_of_monthly_breakdowns(cleveland_areas, data_dir
     assert result.rows_excluded == sum(
         1 for r in raw_rows(path) if r["ONS Code"] == "*Total" or r["Total Incidents"] == ":"
     )
-    year = selectors.counts(
-        selectors.CountQuery(
-            by=("district",),
-            month_from=datetime(2018, 4, 1).date(),
-            month_to=datetime(2019, 3, 1).date(),
-        )
+    year = count_rows(
+        by=("district",),
+        month_from=datetime(2018, 4, 1).date(),
+        month_to=datetime(2019, 3, 1).date(),
     )
     raw = {
         r["ONS Code"]: float(r["Total Incidents"])
@@ -129,7 +123,7 @@ def test_annual_returns_stay_out_of_monthly_breakdowns(cleveland_areas, data_dir
         and r["ONS Code"][-1] in "1234"
     }
     assert {r["district"]: r["aggregate_count"] for r in year.rows} == raw
-    monthly = selectors.counts(selectors.CountQuery(by=("month",)))
+    monthly = count_rows(by=("month",))
     assert monthly.rows == [] and "annual aggregate counts are left out" in monthly.notes[0]
 
 
@@ -213,9 +207,7 @@ def test_a_changed_mapping_re_maps_the_rows_already_stored(tmp_path, lfb_file):
     assert set(fires.values_list("category_id", flat=True)) == {None}
     by_category = {
         r["category"]: r["incidents"]
-        for r in selectors.counts(
-            selectors.CountQuery(by=("category",), sources=("lfb-incidents",))
-        ).rows
+        for r in count_rows(by=("category",), sources=("lfb-incidents",)).rows
     }
     assert by_category.get("asb-youth-related") == n_alarms
     assert "malicious-false-alarm" not in by_category

@@ -1,6 +1,9 @@
 """From the incident store to arrays: what the analysis selectors count and map.
 
-Three read paths, the same numbers (tests hold them to it):
+Every function takes a :class:`~csp_platform.incidents.scope.Scope`, resolved once at the
+edge; which areas, which generation and which months have data is decided there
+(:mod:`csp_platform.incidents.scope`), never here. Three ways to the same numbers (tests
+hold them to it):
 
 * wards and districts of the newest generation: monthly counts from
   :class:`~csp_platform.incidents.models.AreaMonthCount` (kept by the import), rows through
@@ -8,19 +11,23 @@ Three read paths, the same numbers (tests hold them to it):
   indexes;
 * LSOAs of the newest generation: the incidents' ``lsoa`` link (the monthly table does not
   keep LSOAs, docs/data-model.md);
-* any other area (a custom area, an MSOA, an older ward generation): the rows in its bounding
-  box, kept when the point lies in its polygon (:func:`csp_analytics.geo.assign_points`).
-  Rows without coordinates cannot be placed in such an area.
+* any other area (a custom area, an MSOA, an older ward generation): the places in its
+  bounding box, kept when the point lies in its polygon
+  (:func:`csp_analytics.geo.assign_points`), counted per place by the database. Rows
+  without coordinates cannot be placed in such an area.
 
-**Months with data.** A month counts only when every source that contributes to the area
-has data for it (any row at all, anywhere). A month a source has not published is a gap, and
-is left out of the period, never counted as zero; the selectors report it.
+**Months with data** are decided in :mod:`csp_platform.incidents.scope` (``covered``,
+``covering_sources``, re-exported here): a month counts only when every source that
+contributes to the area has data for it (any row at all, anywhere). A month a source has not
+published is a gap, and is left out of the period, never counted as zero; the selectors
+report it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -29,24 +36,33 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 import shapely
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, Q, Sum
 
 from csp_analytics.geo import assign_points, to_bng
-from csp_platform.analysis.periods import month_label, month_number
+from csp_platform.analysis.periods import month_number
 from csp_platform.areas.models import Area
-from csp_platform.areas.selectors import area_geometry, area_get_by_code
+from csp_platform.areas.selectors import area_geometry
 from csp_platform.core.errors import BadQuery
 from csp_platform.incidents.models import (
     AreaMonthCount,
     Category,
     Incident,
-    Source,
-    Theme,
     incident_lookup,
 )
+from csp_platform.incidents.scope import (
+    MONTHLY_LEVELS,
+    Coverage,
+    Scope,
+    SourceCalendar,
+    areas_of_level,
+    covered,
+    covering_sources,
+    is_linked,
+    newest_generations,
+)
 
-LINKED_LEVELS = ("lsoa", "ward", "district")
-MONTHLY_LEVELS = ("ward", "district")  # the levels AreaMonthCount keeps
+__all__ = ["covered", "covering_sources"]  # which months have data: incidents/scope.py
+
 UNKNOWN = ("unknown", "Unknown category", "unknown", "Not yet categorised")
 
 
@@ -73,86 +89,6 @@ class AreaRef:
         return dict(vars(self))
 
 
-@dataclass(frozen=True)
-class Scope:
-    """What to read: one area, the incident sources and the categories asked for.
-
-    ``category_ids`` None means every category, including incidents whose category is not
-    yet known to the crosswalk.
-    """
-
-    area: Area
-    source_ids: tuple[int, ...]
-    category_ids: tuple[int, ...] | None
-    linked: bool
-
-    @property
-    def ref(self) -> AreaRef:
-        return AreaRef.of(self.area)
-
-    @property
-    def monthly(self) -> bool:
-        """Does the monthly table hold this area's counts?"""
-        return self.linked and self.area.level in MONTHLY_LEVELS
-
-
-def scope_for(
-    area_code: str,
-    *,
-    sources: Sequence[str] = (),
-    categories: Sequence[str] = (),
-    themes: Sequence[str] = (),
-    level: str | None = None,
-) -> Scope:
-    """Resolve codes to a :class:`Scope`; BadQuery naming whatever is unknown."""
-    area = area_get_by_code(area_code, level=level)
-    return Scope(area, source_ids(sources), category_ids(categories, themes), is_linked(area))
-
-
-def source_ids(codes: Sequence[str]) -> tuple[int, ...]:
-    qs = Source.objects.filter(kind=Source.Kind.INCIDENTS)
-    if not codes:
-        return tuple(qs.order_by("id").values_list("id", flat=True))
-    found = dict(qs.filter(code__in=codes).values_list("code", "id"))
-    missing = sorted(set(codes) - set(found))
-    if missing:
-        known = ", ".join(qs.order_by("code").values_list("code", flat=True)) or "none"
-        raise BadQuery(f"no incident source called {', '.join(missing)} (known: {known})")
-    return tuple(sorted(found.values()))
-
-
-def category_ids(categories: Sequence[str], themes: Sequence[str]) -> tuple[int, ...] | None:
-    """Category ids for category and theme codes (both given: categories of those themes)."""
-    if not categories and not themes:
-        return None
-    qs = Category.objects.all()
-    if categories:
-        known = set(Category.objects.filter(code__in=categories).values_list("code", flat=True))
-        if missing := sorted(set(categories) - known):
-            raise BadQuery(f"no category called {', '.join(missing)} (see `csp crosswalk`)")
-        qs = qs.filter(code__in=categories)
-    if themes:
-        known = set(Theme.objects.filter(code__in=themes).values_list("code", flat=True))
-        if missing := sorted(set(themes) - known):
-            all_themes = ", ".join(Theme.objects.values_list("code", flat=True))
-            raise BadQuery(f"no theme called {', '.join(missing)} (themes: {all_themes})")
-        qs = qs.filter(theme__code__in=themes)
-    return tuple(qs.values_list("id", flat=True))
-
-
-def is_linked(area: Area, newest: dict[str, str] | None = None) -> bool:
-    """Are incidents linked to this area by foreign key (newest generation of its level)?"""
-    if area.level not in LINKED_LEVELS:
-        return False
-    newest = newest if newest is not None else newest_generations()
-    return bool(area.generation == newest.get(area.level))
-
-
-def newest_generations() -> dict[str, str]:
-    rows = Area.objects.values_list("level").annotate(g=Max("generation")).order_by()
-    return {level: g for level, g in rows}
-
-
 def _filters(scope: Scope, first: date | None, last: date) -> Q:
     """Sources, categories and months ``first..last`` (``first`` None: from the start)."""
     cond = Q(source_id__in=scope.source_ids, month__lte=last)
@@ -175,7 +111,7 @@ def monthly_counts(scope: Scope, first: date | None, last: date) -> pl.DataFrame
     if scope.monthly:
         rows = (
             AreaMonthCount.objects.filter(_filters(scope, first, last))
-            .filter(area=scope.area, kind=AreaMonthCount.Kind.INCIDENT, period_months=1)
+            .filter(area=scope.the_area, kind=AreaMonthCount.Kind.INCIDENT, period_months=1)
             .values_list("source_id", "month", "category_id")
             .annotate(total=Sum("n"))
             .order_by()
@@ -193,8 +129,9 @@ def counts_by_area(
 ) -> dict[int, pl.DataFrame]:
     """Monthly counts (as :func:`monthly_counts`) for each of several areas, keyed by id.
 
-    One query for the areas in the monthly table, one for linked LSOAs, and the rows of
-    each other area.
+    One query for the areas in the monthly table, one for linked LSOAs, one per boundary
+    generation of the other areas of a level (their places in polygons), and the rows of
+    each custom area.
     """
     newest = newest_generations()
     linked = [a for a in areas if is_linked(a, newest)]
@@ -224,12 +161,55 @@ def counts_by_area(
     out = {
         a.pk: pl.DataFrame(found.get(a.pk, []), schema=COUNT_SCHEMA, orient="row") for a in linked
     }
-    for a in areas:
-        if a.pk not in out:
+    others = [a for a in areas if a.pk not in out]
+    by_generation: dict[tuple[str, str], list[Area]] = defaultdict(list)
+    for a in others:
+        if a.level == "custom":
             out[a.pk] = monthly_counts(
-                Scope(a, scope.source_ids, scope.category_ids, False), first, last
+                dataclasses.replace(scope, area=a, linked=False), first, last
             )
+        else:
+            by_generation[(a.level, a.generation)].append(a)
+    for group in by_generation.values():
+        out.update(_counts_in_polygons(group, scope, first, last))
     return out
+
+
+def _counts_in_polygons(
+    areas: Sequence[Area], scope: Scope, first: date | None, last: date
+) -> dict[int, pl.DataFrame]:
+    """Counts for areas of one level and generation (they do not overlap): the incidents
+    per place, month, source and category in their joint bounding box, each place given to
+    the polygon it lies in."""
+    qs = Incident.objects.filter(_filters(scope, first, last)).filter(
+        place__lon__gte=min(a.min_lon for a in areas),
+        place__lon__lte=max(a.max_lon for a in areas),
+        place__lat__gte=min(a.min_lat for a in areas),
+        place__lat__lte=max(a.max_lat for a in areas),
+    )
+    rows = list(
+        qs.values_list("place__lon", "place__lat", "source_id", "month", "category_id")
+        .annotate(total=Count("id"))
+        .order_by()
+    )
+    found: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    if rows:
+        lon = np.array([r[0] for r in rows], dtype=np.float64)
+        lat = np.array([r[1] for r in rows], dtype=np.float64)
+        polygons = list(Area.objects.filter(pk__in=[a.pk for a in areas]))
+        ids = [a.pk for a in polygons]
+        where = assign_points(lon, lat, [area_geometry(a) for a in polygons])
+        for (_, _, s, m, c, n), i in zip(rows, where):
+            if i >= 0:
+                found[ids[i]].append((s, m, c, n))
+    return {
+        a.pk: _summed(pl.DataFrame(found.get(a.pk, []), schema=COUNT_SCHEMA, orient="row"))
+        for a in areas
+    }
+
+
+def _summed(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.group_by("source_id", "month", "category_id").agg(pl.col("n").sum().cast(pl.Int64))
 
 
 # ----------------------------------------------------------------------------------------
@@ -240,9 +220,9 @@ def area_rows(scope: Scope, first: date | None, last: date, columns: Sequence[st
     """The area's incident rows (the ``columns`` asked for), months first..last."""
     qs = Incident.objects.filter(_filters(scope, first, last))
     if scope.linked:
-        qs = qs.filter(**{incident_lookup(f"{scope.area.level}_id"): scope.area.pk})
+        qs = qs.filter(**{incident_lookup(f"{scope.the_area.level}_id"): scope.the_area.pk})
         return _frame(qs, list(columns))
-    a = scope.area
+    a = scope.the_area
     qs = qs.filter(
         place__lon__gte=a.min_lon,
         place__lon__lte=a.max_lon,
@@ -287,7 +267,7 @@ def grouped(
     first, last = min(months), max(months)
     if scope.linked:
         qs = Incident.objects.filter(_filters(scope, first, last)).filter(
-            **{incident_lookup(f"{scope.area.level}_id"): scope.area.pk}
+            **{incident_lookup(f"{scope.the_area.level}_id"): scope.the_area.pk}
         )
         if len(months) < month_number(last) - month_number(first) + 1:
             qs = qs.filter(month__in=list(months))
@@ -342,149 +322,6 @@ def area_bng(area: Area) -> shapely.Geometry:
 
 
 # ----------------------------------------------------------------------------------------
-# Which months have data
-
-
-@dataclass(frozen=True)
-class Coverage:
-    """Months of a period with data, and the gaps (month -> sources without data)."""
-
-    months: tuple[date, ...]
-    gaps: dict[date, tuple[str, ...]]
-    sources: tuple[str, ...]
-
-    @property
-    def n_months(self) -> int:
-        return len(self.months)
-
-    @property
-    def month_numbers(self) -> tuple[int, ...]:
-        return tuple(month_number(m) for m in self.months)
-
-    def gap_labels(self) -> tuple[str, ...]:
-        return tuple(month_label(m) for m in sorted(self.gaps))
-
-    def note(self, what: str) -> str | None:
-        if not self.gaps:
-            return None
-        if not self.sources:
-            return f"{what}: no source has ever recorded an incident here, so no month has data."
-        parts = [f"{month_label(m)} ({', '.join(s)})" for m, s in sorted(self.gaps.items())]
-        return (
-            f"{what}: no data for {'; '.join(parts)}. These months are gaps, left out of the "
-            f"comparison (never counted as zero): {self.n_months} months with data are used."
-        )
-
-
-@dataclass(frozen=True)
-class SourceCalendar:
-    """The months each source has data for (any row at all, anywhere), over a span."""
-
-    held: dict[int, set[date]]
-    codes: dict[int, str]
-
-    @classmethod
-    def load(cls, source_ids: Iterable[int], first: date, last: date) -> SourceCalendar:
-        held: dict[int, set[date]] = {s: set() for s in source_ids}
-        rows = (
-            AreaMonthCount.objects.filter(
-                area__isnull=True,
-                kind=AreaMonthCount.Kind.INCIDENT,
-                source_id__in=list(held),
-                month__gte=first,
-                month__lte=last,
-            )
-            .values_list("source_id", "month")
-            .distinct()
-            .order_by()
-        )
-        for source_id, month in rows:
-            held[source_id].add(month)
-        codes = dict(Source.objects.filter(id__in=list(held)).values_list("id", "code"))
-        return cls(held, codes)
-
-    def with_data(self) -> list[int]:
-        return [s for s, months in self.held.items() if months]
-
-    def coverage(self, sources: Sequence[int], months: Sequence[date]) -> Coverage:
-        """Months (of ``months``) in which every one of ``sources`` has data."""
-        gaps: dict[date, tuple[str, ...]] = {}
-        kept = []
-        for m in months:
-            lacking = tuple(sorted(self.codes[s] for s in sources if m not in self.held[s]))
-            if lacking or not sources:
-                gaps[m] = lacking
-            else:
-                kept.append(m)
-        return Coverage(tuple(kept), gaps, tuple(sorted(self.codes[s] for s in sources)))
-
-
-def covering_sources(
-    areas: Sequence[Area], scope: Scope, counts: dict[int, pl.DataFrame], calendar: SourceCalendar
-) -> dict[int, list[int]]:
-    """The sources whose months decide each area's months with data.
-
-    The sources with incidents in the area in the months counted. For an area with none:
-    the sources that have ever recorded an incident there (a ward or district), or in its
-    district (an LSOA or an area with a parent district), so that a force without data for
-    the period leaves the area without data, not at zero; a ward or district no source has
-    ever recorded in has no data at all. An area with no district to go by takes every
-    source of the scope that has data in the months.
-    """
-    out = {
-        a.pk: sorted(set(counts[a.pk].filter(pl.col("n") > 0)["source_id"].to_list()))
-        for a in areas
-    }
-    newest = newest_generations()
-    held_in: dict[int, list[int]] = defaultdict(list)  # area asked about -> areas it decides
-    fallback: list[int] = []
-    for a in areas:
-        if out[a.pk]:
-            continue
-        if is_linked(a, newest) and a.level in MONTHLY_LEVELS:
-            held_in[a.pk].append(a.pk)
-        elif getattr(a, "parent_id", None) is not None:
-            held_in[int(a.parent_id)].append(a.pk)  # type: ignore[arg-type]
-        else:
-            fallback.append(a.pk)
-    if held_in:
-        ever = (
-            AreaMonthCount.objects.filter(
-                area__in=list(held_in),
-                kind=AreaMonthCount.Kind.INCIDENT,
-                source_id__in=scope.source_ids,
-            )
-            .values_list("area_id", "source_id")
-            .distinct()
-            .order_by()
-        )
-        for where, source_id in ever:
-            for area_id in held_in[where]:
-                out[area_id].append(source_id)
-    for area_id in fallback:
-        out[area_id] = calendar.with_data()
-    return {area_id: sorted(set(s)) for area_id, s in out.items()}
-
-
-def covered(
-    scope: Scope, counts: pl.DataFrame, months: Sequence[date], what: str
-) -> tuple[Coverage, pl.DataFrame]:
-    """The months of ``months`` with data from every source covering the area, and the
-    counts of those months; BadQuery when no month has data."""
-    calendar = SourceCalendar.load(scope.source_ids, min(months), max(months))
-    sources = covering_sources([scope.area], scope, {scope.area.pk: counts}, calendar)
-    cover = calendar.coverage(sources[scope.area.pk], months)
-    if not cover.months:
-        gaps = sorted({s for lacking in cover.gaps.values() for s in lacking})
-        why = f" ({', '.join(gaps)} had none)" if gaps else ""
-        raise BadQuery(
-            f"{what}: no incident data for {month_label(min(months))} to "
-            f"{month_label(max(months))} in {scope.area.name}{why}"
-        )
-    return cover, counts.filter(pl.col("month").is_in(list(cover.months)))
-
-
-# ----------------------------------------------------------------------------------------
 # Labels
 
 
@@ -512,32 +349,25 @@ def category_labels() -> dict[int | None, CategoryLabel]:
 # Groups of areas
 
 
-def newest_generation(level: str) -> str | None:
-    gens = Area.objects.filter(level=level).values_list("generation", flat=True)
-    return max(gens, default=None)
-
-
-def level_areas(level: str, parent: Area | None = None) -> list[Area]:
-    """The areas of a level (newest generation), optionally those of one parent district."""
-    if level not in Area.Level.values:
-        raise BadQuery(f"--level must be one of {', '.join(Area.Level.values)}, not {level!r}")
-    qs = Area.objects.filter(level=level, generation=newest_generation(level))
-    if parent is not None:
-        qs = qs.filter(parent=parent)
-    areas = list(qs.order_by("code"))
+def level_areas(level: str, scope: Scope, parent: Area | None = None) -> list[Area]:
+    """The areas of a level (newest generation; wards of the scope's generation) the
+    scope's reader may see, optionally those of one parent district; BadQuery if none."""
+    generation = scope.generation if level == "ward" else None
+    areas = areas_of_level(level, scope.access, parent=parent, generation=generation)
     if not areas:
         where = f" in {parent.name}" if parent else ""
         raise BadQuery(f"no {level} areas are imported{where} (see `csp import-areas`)")
-    return areas
+    return sorted(areas, key=lambda a: a.code)
 
 
-def child_wards(area: Area) -> list[Area]:
-    """A district's wards (newest generation); a ward on its own."""
+def child_wards(scope: Scope) -> list[Area]:
+    """A district's wards (of the scope's generation); a ward on its own."""
+    area = scope.the_area
     if area.level == "ward":
         return [area]
     if area.level != "district":
         raise BadQuery(f"{area.code} is a {area.level}: this needs a district or a ward")
-    return level_areas("ward", area)
+    return level_areas("ward", scope, area)
 
 
 @dataclass(frozen=True)

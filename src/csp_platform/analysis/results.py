@@ -19,8 +19,9 @@ from csp_analytics.emerging import EmergingScan
 from csp_analytics.hotspots import GiStarResult, Grid, KdeResult
 from csp_analytics.rates import PeerComparison
 from csp_analytics.repeats import KnoxResult, RepeatLocations
-from csp_platform.analysis.loading import AreaRef, CategoryLabel, Coverage
+from csp_platform.analysis.loading import AreaRef, CategoryLabel
 from csp_platform.analysis.periods import Period, month_label
+from csp_platform.incidents.scope import Coverage
 
 
 def finite(x: Any) -> Any:

@@ -31,7 +31,7 @@ from csp_analytics.geo import to_bng
 from csp_analytics.rates import peer_comparison, rate_per_1000
 from csp_analytics.repeats import RepeatLocations, repeat_locations
 from csp_platform.analysis import loading
-from csp_platform.analysis.loading import AreaRef, CategoryLabel, Coverage, Scope
+from csp_platform.analysis.loading import AreaRef, CategoryLabel
 from csp_platform.analysis.periods import (
     Period,
     add_months,
@@ -60,9 +60,15 @@ from csp_platform.analysis.spatial import (
     knox_for_area,
 )
 from csp_platform.areas.models import Area
-from csp_platform.areas.selectors import area_get_by_code
 from csp_platform.core.errors import BadQuery
 from csp_platform.core.models import Partnership
+from csp_platform.incidents.scope import (
+    FULL_ACCESS,
+    Coverage,
+    Scope,
+    areas_of_level,
+    source_ids,
+)
 
 __all__ = [
     "HOTSPOT_METHODS",
@@ -92,14 +98,13 @@ TOP_LOCATIONS = 10
 
 
 def sia_for_area(
-    area_code: str,
+    scope: Scope,
     period: Period,
     baseline: Period,
     *,
-    sources: tuple[str, ...] = (),
     details: bool = True,
 ) -> SiaReport:
-    """The SIA table for an area: every category and theme, period against baseline.
+    """The SIA table for the scope's area: every category and theme, period against baseline.
 
     Counts are the incidents recorded in the area in the months of each period that have
     data; :func:`csp_analytics.compare.compare_periods` compares them with those numbers
@@ -112,7 +117,6 @@ def sia_for_area(
     period_check(baseline, "--baseline")
     if period[0] <= baseline[1] and baseline[0] <= period[1]:
         raise BadQuery("--period and --baseline overlap: compare two separate runs of months")
-    scope = loading.scope_for(area_code, sources=sources)
     now, cur = _category_totals(scope, period, "--period")
     before, base = _category_totals(scope, baseline, "--baseline")
     labels = loading.category_labels()
@@ -124,10 +128,12 @@ def sia_for_area(
     ]
     table = compare_periods(rows, current_months=cur.n_months, baseline_months=base.n_months)
     p_label, b_label = period_label(period), period_label(baseline)
-    words = findings(table, area_name=scope.area.name, period_label=p_label, baseline_label=b_label)
+    words = findings(
+        table, area_name=scope.the_area.name, period_label=p_label, baseline_label=b_label
+    )
     repeats, top = _repeat_locations(scope, cur if details else None)
     return SiaReport(
-        area=scope.ref,
+        area=AreaRef.of(scope.the_area),
         period=period,
         baseline=baseline,
         period_label=p_label,
@@ -221,29 +227,21 @@ def _populations(areas: Sequence[Area]) -> list[float]:
     return [float(a.population) if a.population is not None else np.nan for a in areas]
 
 
-def rates_for_areas(
-    level: str,
-    period: Period,
-    *,
-    parent_code: str | None = None,
-    categories: tuple[str, ...] = (),
-    themes: tuple[str, ...] = (),
-    sources: tuple[str, ...] = (),
-) -> RatesTable:
-    """Incidents and rates per 1,000 residents for the areas of a level (newest generation).
+def rates_for_areas(scope: Scope, level: str, period: Period) -> RatesTable:
+    """Incidents and rates per 1,000 residents for the areas of a level (newest generation;
+    wards of the scope's generation) that the scope's reader may see.
 
-    ``parent_code`` keeps one district's areas. Each area is counted over its months with
+    A scope with a district keeps that district's areas. Each area is counted over its months with
     data (the months in which every source recording there has published; an area whose
     sources have no data for the period gets no count and no rate, never a zero), and
     :func:`csp_analytics.rates.rate_per_1000` gives the rate, not annualised, or says why
     there is none.
     """
     period_check(period, "--period")
-    parent = area_get_by_code(parent_code, level="district") if parent_code else None
-    areas = loading.level_areas(level, parent)
-    scope = loading.scope_for(
-        areas[0].code, sources=sources, categories=categories, themes=themes, level=level
-    )
+    parent = scope.area
+    if parent is not None and parent.level != "district":
+        raise BadQuery(f"--parent {parent.code} is a {parent.level}, not a district")
+    areas = loading.level_areas(level, scope, parent)
     totals, _ = loading.area_totals(areas, scope, period_months(period))
     counts = np.array([np.nan if totals[a.pk].count is None else totals[a.pk].count for a in areas])
     rates = rate_per_1000(counts, _populations(areas))
@@ -276,14 +274,7 @@ def _gap_notes(rows: Sequence[AreaRate]) -> list[str]:
     return [f"{n} of {len(rows)} areas, {note}" for note, n in seen.items()]
 
 
-def peer_comparison_for(
-    area_code: str,
-    period: Period,
-    *,
-    categories: tuple[str, ...] = (),
-    themes: tuple[str, ...] = (),
-    sources: tuple[str, ...] = (),
-) -> PeerReport:
+def peer_comparison_for(scope: Scope, period: Period) -> PeerReport:
     """Compare a ward's or district's rate per 1,000 residents with its peers.
 
     A ward is compared with the rest of its district's wards and with the rest of the wards
@@ -295,20 +286,17 @@ def peer_comparison_for(
     rest, pooled). The average of every partnership covering the area is added.
     """
     period_check(period, "--period")
-    focus = area_get_by_code(area_code)
+    focus = scope.the_area
     if focus.level not in ("ward", "district"):
         raise BadQuery(
-            f"{area_code} is a {focus.level}: peers are compared for wards and districts"
+            f"{focus.code} is a {focus.level}: peers are compared for wards and districts"
         )
     if not focus.population:
         raise BadQuery(f"{focus.name} has no population: run `csp import-population` first")
-    scope = loading.scope_for(
-        focus.code, sources=sources, categories=categories, themes=themes, level=focus.level
-    )
     cover, _ = loading.covered(
         scope, loading.monthly_counts(scope, *period), period_months(period), "--period"
     )
-    scope = Scope(scope.area, tuple(_source_ids(cover)), scope.category_ids, scope.linked)
+    scope = scope.with_sources(source_ids(cover.sources))
     groups_spec = _peer_groups(focus, _force_districts(scope, period))
     everyone = list({a.pk: a for _, group in groups_spec for a in [focus, *group]}.values())
     counts = _counts_over(everyone, scope, cover)
@@ -332,10 +320,6 @@ def peer_comparison_for(
     )
 
 
-def _source_ids(cover: Coverage) -> list[int]:
-    return list(loading.source_ids(cover.sources))
-
-
 def _counts_over(areas: Sequence[Area], scope: Scope, cover: Coverage) -> dict[int, float]:
     """Each area's count over exactly the months of ``cover``; NaN where it lacks one."""
     totals, per_area = loading.area_totals(
@@ -349,8 +333,11 @@ def _counts_over(areas: Sequence[Area], scope: Scope, cover: Coverage) -> dict[i
 
 
 def _force_districts(scope: Scope, period: Period) -> list[Area]:
-    """Districts holding at least FORCE_AREA_MIN_SHARE of the scope sources' incidents."""
-    districts = loading.level_areas("district")
+    """Districts holding at least FORCE_AREA_MIN_SHARE of the scope sources' incidents.
+
+    Peer groups are aggregate comparisons over the whole force area, the same for every
+    reader (a partnership compares itself with its neighbours)."""
+    districts = areas_of_level("district", FULL_ACCESS)
     per_area = loading.counts_by_area(districts, scope, *period)
     totals = {area_id: int(f["n"].sum()) for area_id, f in per_area.items()}
     grand = sum(totals.values())
@@ -418,14 +405,11 @@ def _partnership_averages(
 
 
 def emerging_for_area(
-    area_code: str,
+    scope: Scope,
     month: date,
     *,
     by: str = "ward",
     history_months: int = 36,
-    sources: tuple[str, ...] = (),
-    categories: tuple[str, ...] = (),
-    themes: tuple[str, ...] = (),
 ) -> EmergingScan:
     """Wards (``by="ward"``) or categories (``by="category"``) of an area above their
     expected level in ``month`` given their own history and season
@@ -436,7 +420,6 @@ def emerging_for_area(
     """
     if by not in ("ward", "category"):
         raise BadQuery(f"--by must be ward or category, not {by!r}")
-    scope = loading.scope_for(area_code, sources=sources, categories=categories, themes=themes)
     months = period_months((add_months(month, -history_months), month))
     series = _ward_series(scope, months) if by == "ward" else _category_series(scope, months)
     frames = [f for _, _, f in series if f.height]
@@ -466,7 +449,7 @@ def emerging_for_area(
 
 def _ward_series(scope: Scope, months: list[date]) -> list[tuple[str, str, pl.DataFrame]]:
     """One series per ward (name, code and generation in its key), pooled as "wards"."""
-    wards = loading.child_wards(scope.area)
+    wards = loading.child_wards(scope)
     per_area = loading.counts_by_area(wards, scope, months[0], months[-1])
     return [(f"{w.name} ({w.code}, {w.generation})", "wards", per_area[w.pk]) for w in wards]
 
@@ -486,13 +469,15 @@ def _category_series(scope: Scope, months: list[date]) -> list[tuple[str, str, p
 # Ward profile
 
 
-def ward_profile(ward_code: str, period: Period, baseline: Period) -> WardProfile:
+def ward_profile(scope: Scope, period: Period, baseline: Period) -> WardProfile:
     """The ward profile page's figures: the SIA of the ward, its monthly trend, peers,
     repeat locations, a 100 m hotspot map (quartic, 300 m) and emerging issues by category
     in the period's last month with data. A part that cannot be computed says why in
     ``notes`` and is None."""
-    ward = area_get_by_code(ward_code, level="ward")
-    sia = sia_for_area(ward.code, period, baseline)
+    ward = scope.the_area
+    if ward.level != "ward":
+        raise BadQuery(f"{ward.code} is a {ward.level}, not a ward")
+    sia = sia_for_area(scope, period, baseline)
     notes = list(sia.notes)
 
     def attempt(what: str, call: Callable[[], T]) -> T | None:
@@ -508,22 +493,19 @@ def ward_profile(ward_code: str, period: Period, baseline: Period) -> WardProfil
         ward=AreaRef.of(ward),
         parent=AreaRef.of(ward.parent) if ward.parent else None,
         sia=sia,
-        trend=_trend(ward, span),
-        peers=attempt("Peer comparison", lambda: peer_comparison_for(ward.code, period)),
+        trend=_trend(scope, span),
+        peers=attempt("Peer comparison", lambda: peer_comparison_for(scope, period)),
         hotspots=attempt(
             "Hotspots",
-            lambda: hotspots_for_area(ward.code, period, cell_size=100, bandwidth=300),
+            lambda: hotspots_for_area(scope, period, cell_size=100, bandwidth=300),
         ),
-        emerging=attempt(
-            "Emerging issues", lambda: emerging_for_area(ward.code, last, by="category")
-        ),
+        emerging=attempt("Emerging issues", lambda: emerging_for_area(scope, last, by="category")),
         notes=tuple(notes),
     )
 
 
-def _trend(area: Area, span: Period) -> tuple[TrendPoint, ...]:
+def _trend(scope: Scope, span: Period) -> tuple[TrendPoint, ...]:
     """Incidents per month and theme; a month without data is marked, never zero."""
-    scope = loading.scope_for(area.code, level=area.level)
     counts = loading.monthly_counts(scope, *span)
     cover, kept = loading.covered(scope, counts, period_months(span), "trend")
     labels = loading.category_labels()

@@ -8,6 +8,7 @@ No maths here: :mod:`csp_analytics.hotspots`, ``repeats`` and ``forecast`` do it
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -28,7 +29,7 @@ from csp_analytics.hotspots import (
 )
 from csp_analytics.repeats import knox_test
 from csp_platform.analysis import loading
-from csp_platform.analysis.loading import Coverage, Points, Scope
+from csp_platform.analysis.loading import AreaRef, Points
 from csp_platform.analysis.periods import (
     Period,
     month_label,
@@ -41,6 +42,7 @@ from csp_platform.analysis.results import HotspotCell, HotspotReport, KnoxReport
 from csp_platform.areas.models import Area
 from csp_platform.areas.selectors import area_geometry
 from csp_platform.core.errors import BadQuery
+from csp_platform.incidents.scope import Coverage, Scope
 
 HOTSPOT_METHODS = ("kde", "gistar-ward", "gistar-grid")
 MAX_GRID_CELLS = 2_000_000
@@ -80,7 +82,7 @@ def _period_points(scope: Scope, period: Period) -> tuple[Coverage, Points]:
 
 
 def hotspots_for_area(
-    area_code: str,
+    scope: Scope,
     period: Period,
     *,
     cell_size: float = 250,
@@ -88,9 +90,6 @@ def hotspots_for_area(
     bandwidth: float | None = None,
     permutations: int = 999,
     seed: int = 0,
-    sources: tuple[str, ...] = (),
-    categories: tuple[str, ...] = (),
-    themes: tuple[str, ...] = (),
 ) -> HotspotReport:
     """Hotspots of an area over the months of a period with data.
 
@@ -102,11 +101,10 @@ def hotspots_for_area(
     """
     if method not in HOTSPOT_METHODS:
         raise BadQuery(f"--method must be one of {', '.join(HOTSPOT_METHODS)}, not {method!r}")
-    scope = loading.scope_for(area_code, sources=sources, categories=categories, themes=themes)
     if method == "gistar-ward":
         return _gistar_wards(scope, period, permutations, seed)
     cover, pts = _period_points(scope, period)
-    grid, mask = grid_for(scope.area, cell_size)
+    grid, mask = grid_for(scope.the_area, cell_size)
     counts = grid_counts(pts.e, pts.n, grid).ravel()
     flat = np.flatnonzero(mask.ravel())
     notes = [n for n in (cover.note("--period"),) if n]
@@ -128,7 +126,7 @@ def hotspots_for_area(
         for j, i in enumerate(flat)
     )
     return HotspotReport(
-        area=scope.ref,
+        area=AreaRef.of(scope.the_area),
         period=period,
         period_label=period_label(period),
         coverage=cover,
@@ -186,11 +184,11 @@ def _gi(
 
 def _gistar_wards(scope: Scope, period: Period, permutations: int, seed: int) -> HotspotReport:
     period_check(period, "--period")
-    area = scope.area
+    area = scope.the_area
     district = area if area.level == "district" else area.parent
     if district is None or area.level not in ("ward", "district"):
         raise BadQuery("gistar-ward needs a district, or a ward with a parent district")
-    wards = loading.child_wards(district)
+    wards = loading.child_wards(dataclasses.replace(scope, area=district, linked=True))
     months = period_months(period)
     cover, _ = loading.covered(scope, loading.monthly_counts(scope, *period), months, "--period")
     totals, per_area = loading.area_totals(wards, scope, months)
@@ -208,7 +206,7 @@ def _gistar_wards(scope: Scope, period: Period, permutations: int, seed: int) ->
         f"(generation {wards[0].generation}), queen contiguity."
     )
     return HotspotReport(
-        area=scope.ref,
+        area=AreaRef.of(scope.the_area),
         period=period,
         period_label=period_label(period),
         coverage=cover,
@@ -224,22 +222,20 @@ def _gistar_wards(scope: Scope, period: Period, permutations: int, seed: int) ->
 
 
 def knox_for_area(
-    area_code: str,
+    scope: Scope,
     period: Period,
-    category: str = "burglary",
     *,
     space_threshold_m: float = 200.0,
     time_threshold: int = 0,
     permutations: int = 999,
     seed: int = 0,
-    sources: tuple[str, ...] = (),
 ) -> KnoxReport:
-    """Knox near-repeat test for one category (default burglary) in an area.
+    """Knox near-repeat test for the scope's category (the command's default: burglary).
 
     police.uk gives months and snap points, so only month-scale patterns can show; the
     result's caveats say so. Defaults: 200 m (about the snap-point blur) and the same month.
     """
-    scope = loading.scope_for(area_code, sources=sources, categories=(category,))
+    category = ", ".join(scope.categories) or "all categories"
     cover, pts = _period_points(scope, period)
     result = knox_test(
         pts.e,
@@ -250,7 +246,9 @@ def knox_for_area(
         permutations=permutations,
         seed=seed,
     )
-    return KnoxReport(scope.ref, period, period_label(period), cover, category, result)
+    return KnoxReport(
+        AreaRef.of(scope.the_area), period, period_label(period), cover, category, result
+    )
 
 
 # ----------------------------------------------------------------------------------------
@@ -264,21 +262,17 @@ def _history(scope: Scope, through: date) -> tuple[Points, Coverage]:
     """
     counts = loading.monthly_counts(scope, None, through)
     if counts.height == 0:
-        raise BadQuery(f"no incidents in {scope.area.name} up to {month_label(through)}")
+        raise BadQuery(f"no incidents in {scope.the_area.name} up to {month_label(through)}")
     first = min(counts["month"].to_list())
     cover, _ = loading.covered(scope, counts, period_months((first, through)), "history")
     return loading.points(scope, None, through), cover
 
 
 def forecast_for_area(
-    area_code: str,
+    scope: Scope,
     through: date,
     cell_size: float,
     method: str = "blend",
-    *,
-    sources: tuple[str, ...] = (),
-    categories: tuple[str, ...] = (),
-    themes: tuple[str, ...] = (),
 ) -> GridForecast:
     """Next month's hotspots: the area's grid cells ranked for the month after ``through``.
 
@@ -287,8 +281,7 @@ def forecast_for_area(
     """
     if method not in METHODS:
         raise BadQuery(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
-    scope = loading.scope_for(area_code, sources=sources, categories=categories, themes=themes)
-    grid, mask = grid_for(scope.area, cell_size)
+    grid, mask = grid_for(scope.the_area, cell_size)
     pts, cover = _history(scope, through)
     return forecast(
         pts.e,
@@ -303,15 +296,11 @@ def forecast_for_area(
 
 
 def backtest_for_area(
-    area_code: str,
+    scope: Scope,
     month_from: date,
     month_to: date,
     cell_size: float,
     methods: Sequence[str] = METHODS,
-    *,
-    sources: tuple[str, ...] = (),
-    categories: tuple[str, ...] = (),
-    themes: tuple[str, ...] = (),
 ) -> Backtest:
     """Forecast each month from ``month_from`` to ``month_to`` from the months before it and
     score hit rate and PAI at 1, 5 and 10% of the area
@@ -320,8 +309,7 @@ def backtest_for_area(
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
         raise BadQuery(f"--method must be from {', '.join(METHODS)}, not {', '.join(unknown)}")
-    scope = loading.scope_for(area_code, sources=sources, categories=categories, themes=themes)
-    grid, mask = grid_for(scope.area, cell_size)
+    grid, mask = grid_for(scope.the_area, cell_size)
     pts, cover = _history(scope, month_to)
     months = [month_number(m) for m in period_months((month_from, month_to))]
     return backtest(

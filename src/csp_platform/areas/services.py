@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import shapely
 from django.db import transaction
+from django.utils import timezone
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
@@ -302,11 +303,19 @@ def population_import(path: Path, *, dry_run: bool = False) -> PopulationResult:
     values, rows = _read_census(path)
     lsoas = list(Area.objects.filter(level=Area.Level.LSOA))
     matched = [a for a in lsoas if a.code in values]
+    now = timezone.now()
     for area in matched:
         area.population = values[area.code]
         area.population_source = path.name
-    Area.objects.bulk_update(matched, ["population", "population_source"])
-    updated = _sum_population_up(matched, path.name)
+        area.imported_at = now  # the stamp cached figures are keyed by (core/cache.py)
+    Area.objects.bulk_update(matched, ["population", "population_source", "imported_at"])
+    # Larger areas are summed from one LSOA generation only, the census's own (the one most
+    # of its codes match): 2011 and 2021 LSOAs share most codes, and both would count twice.
+    by_generation: dict[str, list[Area]] = {}
+    for area in matched:
+        by_generation.setdefault(area.generation, []).append(area)
+    census = max(by_generation.values(), key=len, default=[])
+    updated = _sum_population_up(census, path.name)
     if dry_run:
         transaction.set_rollback(True)
     return PopulationResult(len(matched), rows, updated)
@@ -325,9 +334,11 @@ def _sum_population_up(lsoas: list[Area], source: str) -> int:
     for areas in groups.values():
         found = assign_points(x, y, [shapely.from_wkb(bytes(a.geometry_wkb)) for a in areas])
         totals = np.bincount(found[found >= 0], weights=pops[found >= 0], minlength=len(areas))
+        now = timezone.now()
         for area, total in zip(areas, totals):
             area.population = int(total) if total > 0 else None
             area.population_source = f"sum of 2011 LSOAs ({source})" if total > 0 else ""
-        Area.objects.bulk_update(areas, ["population", "population_source"])
+            area.imported_at = now
+        Area.objects.bulk_update(areas, ["population", "population_source", "imported_at"])
         updated += int((totals > 0).sum())
     return updated

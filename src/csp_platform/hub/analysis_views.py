@@ -1,7 +1,9 @@
 """Ward profile, SIA and forecast pages: parse, call one analysis selector, render.
 
 The numbers come from :mod:`csp_platform.analysis.selectors` (which call the pure
-``csp_analytics`` library); nothing here computes a figure. A ``BadQuery`` from a selector
+``csp_analytics`` library); nothing here computes a figure. Each view resolves one
+:class:`~csp_platform.incidents.scope.Scope` with the membership's access and passes it
+down. A ``BadQuery`` from a selector
 (a period without data, say) becomes a 400 page with its message (core.middleware).
 """
 
@@ -20,14 +22,15 @@ from django.views.decorators.http import require_GET
 from csp_platform.analysis import selectors as analysis
 from csp_platform.analysis.periods import Period, add_months, month_date
 from csp_platform.areas.models import Area
-from csp_platform.core import selectors as core_selectors
+from csp_platform.core.cache import cached
 from csp_platform.core.errors import BadQuery
 from csp_platform.core.output import render as render_rows
 from csp_platform.core.permissions import Perm, requires, role_allows
 from csp_platform.hub import charts, geo, selectors
-from csp_platform.hub.cache import cached
 from csp_platform.hub.forms import ComparisonForm, ForecastForm
 from csp_platform.hub.views import csv_download
+from csp_platform.incidents import scope as scopes
+from csp_platform.incidents.scope import Scope
 
 FORECAST_COVERAGE = 0.05
 BACKTEST_MONTHS = 12
@@ -44,8 +47,9 @@ def _map_settings() -> dict[str, str]:
 @require_GET
 @requires(Perm.VIEW_AGGREGATES)
 def ward_list(request: HttpRequest, partnership: str) -> HttpResponse:
-    partnership_ = request.membership.partnership  # type: ignore[attr-defined]
-    wards = core_selectors.partnership_areas(partnership_, "ward").select_related("parent")
+    access = scopes.access_for(request.membership)  # type: ignore[attr-defined]
+    found = scopes.areas_of_level("ward", access)
+    wards = Area.objects.filter(pk__in=[w.pk for w in found]).select_related("parent")
     return render(request, "hub/ward_list.html", {"wards": wards})
 
 
@@ -60,8 +64,8 @@ class Comparison:
 
     @classmethod
     def read(cls, request: HttpRequest) -> Comparison:
-        partnership = request.membership.partnership  # type: ignore[attr-defined]
-        form = ComparisonForm(request.GET, selectors.filter_choices(partnership))
+        membership = request.membership  # type: ignore[attr-defined]
+        form = ComparisonForm(request.GET, selectors.filter_choices(membership))
         form.is_valid()
         return cls(form, *form.periods())
 
@@ -73,18 +77,30 @@ class Comparison:
             ("baseline_to", "Compared with, to", self.baseline[1]),
         ]
 
-    def area(self, request: HttpRequest) -> Area:
+    def scope(
+        self, request: HttpRequest, code: str | None = None, levels: tuple[str, ...] = ()
+    ) -> Scope:
+        """The request's scope: the area (default: the partnership's first district) with
+        the generation and sources asked for, resolved with the membership's access."""
         membership = request.membership  # type: ignore[attr-defined]
-        code = self.form.cleaned_data.get("area") or _first_district(membership).code
-        return core_selectors.area_get_for(membership, code)
+        access = scopes.access_for(membership)
+        code = code or self.form.cleaned_data.get("area") or _first_district(access).code
+        return scopes.scope_resolve(
+            access,
+            code,
+            period=self.period,
+            sources=self.sources,
+            generation=request.GET.get("generation") or None,
+            levels=levels or scopes.SCOPE_LEVELS,
+        )
 
     @property
     def sources(self) -> tuple[str, ...]:
         return tuple(self.form.cleaned_data.get("source") or ())
 
 
-def _first_district(membership: Any) -> Area:
-    districts = core_selectors.partnership_districts(membership.partnership)
+def _first_district(access: scopes.Access) -> Area:
+    districts = access.district_areas()
     if not districts:
         raise BadQuery("this partnership has no districts yet (see `csp load-demo`)")
     return districts[0]
@@ -95,12 +111,13 @@ def _first_district(membership: Any) -> Area:
 def ward(request: HttpRequest, partnership: str, code: str) -> HttpResponse:
     """Figures, trend, comparison with the partnership and force, repeat places, hotspots
     and emerging issues for one ward (repeat places and hotspots only for roles allowed)."""
-    membership = request.membership  # type: ignore[attr-defined]
-    area = core_selectors.area_get_for(membership, code, levels=("ward",))
     cmp = Comparison.read(request)
+    scope = cmp.scope(request, code, levels=("ward",))
+    area = scope.the_area
     profile = cached(
-        ["ward", area.code, cmp.period, cmp.baseline],
-        lambda: analysis.ward_profile(area.code, cmp.period, cmp.baseline),
+        ["ward", *scope.cache_key(), cmp.baseline],
+        lambda: analysis.ward_profile(scope, cmp.period, cmp.baseline),
+        audience=scope.access.audience,
     )
     themes = profile.sia.table.themes()
     context = {
@@ -147,12 +164,13 @@ def _hotspot_map(report: Any) -> dict[str, Any] | None:
 
 def _sia_report(request: HttpRequest) -> tuple[Comparison, Area, Any]:
     cmp = Comparison.read(request)
-    area = cmp.area(request)
+    scope = cmp.scope(request)
     report = cached(
-        ["sia", area.code, cmp.period, cmp.baseline, cmp.sources],
-        lambda: analysis.sia_for_area(area.code, cmp.period, cmp.baseline, sources=cmp.sources),
+        ["sia", *scope.cache_key(), cmp.baseline],
+        lambda: analysis.sia_for_area(scope, cmp.period, cmp.baseline),
+        audience=scope.access.audience,
     )
-    return cmp, area, report
+    return cmp, scope.the_area, report
 
 
 @require_GET
@@ -195,15 +213,21 @@ def forecast(request: HttpRequest, partnership: str) -> HttpResponse:
     """Next month's hotspots with their backtested accuracy beside them: if the accuracy
     cannot be measured, the forecast is not shown either."""
     membership = request.membership  # type: ignore[attr-defined]
-    form = ForecastForm(request.GET, selectors.filter_choices(membership.partnership))
+    form = ForecastForm(request.GET, selectors.filter_choices(membership))
     form.is_valid()
     code, through, cell = form.values()
-    area = core_selectors.area_get_for(
-        membership, code or _first_district(membership).code, levels=("district", "ward")
+    access = scopes.access_for(membership)
+    scope = scopes.scope_resolve(
+        access,
+        code or _first_district(access).code,
+        period=(through, through),
+        levels=("district", "ward"),
     )
+    area = scope.the_area
     result = cached(
-        ["forecast", area.code, through, cell],
-        lambda: forecast_with_backtest(area.code, through, cell),
+        ["forecast", cell, *scope.cache_key()],
+        lambda: forecast_with_backtest(scope, through, cell),
+        audience=scope.access.audience,
     )
     context = {
         "form": form,
@@ -218,16 +242,16 @@ def forecast(request: HttpRequest, partnership: str) -> HttpResponse:
     return render(request, "hub/forecast.html", context)
 
 
-def forecast_with_backtest(code: str, through: date, cell: int) -> dict[str, Any]:
+def forecast_with_backtest(scope: Scope, through: date, cell: int) -> dict[str, Any]:
     """The forecast for the month after ``through`` and the backtest of the twelve months up
     to it; only the pair, or neither (``withheld`` says why)."""
     try:
         test = analysis.backtest_for_area(
-            code, add_months(through, -(BACKTEST_MONTHS - 1)), through, cell
+            scope, add_months(through, -(BACKTEST_MONTHS - 1)), through, cell
         )
         if not test.months:
             raise BadQuery("no month in the twelve up to the forecast has data to score")
-        fc = analysis.forecast_for_area(code, through, cell, test.best(FORECAST_COVERAGE))
+        fc = analysis.forecast_for_area(scope, through, cell, test.best(FORECAST_COVERAGE))
     except BadQuery as exc:
         return {"withheld": str(exc)}
     top = fc.top(FORECAST_COVERAGE)

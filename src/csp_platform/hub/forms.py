@@ -22,12 +22,21 @@ class FilterForm(forms.Form):
     category = forms.MultipleChoiceField(required=False)
     source = forms.MultipleChoiceField(required=False)
     measure = forms.ChoiceField(required=False, choices=list(MEASURES.items()))
+    generation = forms.ChoiceField(required=False)
 
     def __init__(self, data: QueryDict, choices: Choices) -> None:
         super().__init__(data)
         self.choices = choices
-        self.fields["theme"].choices = [(t.code, t.name) for t in choices.themes]  # type: ignore[attr-defined]
-        self.fields["category"].choices = [(c.code, c.name) for c in choices.categories]  # type: ignore[attr-defined]
+        self.fields["theme"].choices = [  # type: ignore[attr-defined]
+            (t.code, _labelled(t.code, t.name, choices)) for t in choices.themes
+        ]
+        self.fields["category"].choices = [  # type: ignore[attr-defined]
+            (c.code, _labelled(c.code, c.name, choices)) for c in choices.categories
+        ]
+        self.fields["generation"].choices = [  # type: ignore[attr-defined]
+            (g, f"{g} boundaries" + (" (current)" if i == 0 else ""))
+            for i, g in enumerate(choices.generations)
+        ]
         self.fields["source"].choices = [(s.code, s.name) for s in choices.sources]  # type: ignore[attr-defined]
         months = [(_month(m), f"{m:%B %Y}") for m in choices.months]
         self.fields["from"] = forms.ChoiceField(required=False, choices=months)
@@ -55,7 +64,14 @@ class FilterForm(forms.Form):
             categories=tuple(data.get("category") or ()),
             sources=tuple(data.get("source") or ()),
             measure=data.get("measure") or "count",
+            generation=data.get("generation") or None,
         )
+
+
+def _labelled(code: str, name: str, choices: Choices) -> str:
+    """A category or theme as the filters list it: "Fly-tipping (no data loaded)" when no
+    loaded incident source records it, so the filters show which categories have data."""
+    return name if code in choices.with_data else f"{name} (no data loaded)"
 
 
 def _parse(value: object) -> date | None:

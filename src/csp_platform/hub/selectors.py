@@ -1,19 +1,21 @@
 """Reads for the hub page and its data endpoints: one scope, one set of filters, all figures.
 
-Ward and monthly figures for wards, districts and the whole partnership are one grouped
-query each on the monthly table (:class:`~csp_platform.incidents.models.AreaMonthCount`,
-incident rows of one month), so the data endpoints stay fast at millions of incidents. The
-breakdown by category, and every figure for a custom area (which the monthly table does not
-hold), come from :func:`csp_platform.incidents.selectors.counts`, the function behind
-``csp counts``. Tests hold the two paths to the same numbers as ``csp counts``. Points are
-read from incident rows, at their published (police.uk snap) locations only.
+Every function takes the request's :class:`~csp_platform.incidents.scope.Scope`, resolved
+once by the view with the membership's access (:func:`scope_for`). Ward and monthly figures
+come from :mod:`csp_platform.analysis.loading` (the monthly table for the newest
+generation, points in polygons for an older one), the breakdown by category from
+:func:`csp_platform.incidents.selectors.counts`, the function behind ``csp counts``. Tests
+hold them to the same numbers as ``csp counts`` and as the raw files.
 
-A month is *covered* when at least one selected source has any data for it. Months not
-covered are gaps (``None``), never zeros.
+A month is *covered* when a selected source that records the categories asked for has data
+for it. Months not covered are gaps (``None``), never zeros; a selection no loaded source
+covers for the period has no figures at all, and says so in words
+(:attr:`~csp_platform.incidents.scope.Selection.message`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,25 +24,22 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+import polars as pl
 import shapely
-from django.db.models import Count, F, Min, Sum
+from django.db.models import Count, F, Min
 
+from csp_analytics.geo import assign_points
 from csp_analytics.rates import rate_per_1000
+from csp_platform.analysis import loading
 from csp_platform.analysis.periods import Period, add_months, period_months
 from csp_platform.areas.models import Area
 from csp_platform.areas.selectors import area_geometry
-from csp_platform.core import selectors as core_selectors
-from csp_platform.core.models import Membership, Partnership
-from csp_platform.hub.cache import cached
+from csp_platform.core.cache import EVERYONE, cached
+from csp_platform.core.models import Membership
+from csp_platform.incidents import scope as scopes
 from csp_platform.incidents import selectors as incident_selectors
-from csp_platform.incidents.models import (
-    AreaMonthCount,
-    Category,
-    Incident,
-    LocationPrecision,
-    Source,
-    Theme,
-)
+from csp_platform.incidents.models import Category, Incident, LocationPrecision, Source, Theme
+from csp_platform.incidents.scope import Scope, Selection
 from csp_platform.incidents.selectors import CountQuery
 
 MEASURES = {"count": "Incidents", "rate": "Incidents per 1,000 residents"}
@@ -57,17 +56,7 @@ class Filters:
     categories: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     measure: str = "count"
-
-    def query(self, by: tuple[str, ...], area_code: str | None) -> CountQuery:
-        return CountQuery(
-            by=by,
-            area=area_code,
-            month_from=self.period[0],
-            month_to=self.period[1],
-            sources=self.sources,
-            categories=self.categories,
-            themes=self.themes,
-        )
+    generation: str | None = None
 
     def params(self) -> dict[str, Any]:
         """The filters as URL parameters (and as recorded with an export)."""
@@ -86,77 +75,42 @@ class Filters:
                 out[key] = list(values)
         if self.measure != "count":
             out["measure"] = self.measure
+        if self.generation:
+            out["generation"] = self.generation
         return out
 
 
-@dataclass(frozen=True)
-class Scope:
-    """Where the figures are for: the whole partnership, a district, a ward or a custom area.
-
-    ``totals_from`` are the areas whose counts add up to the scope (the partnership's
-    districts, or the one area); ``wards`` are the wards the map and the ranking show.
-    """
-
-    partnership: Partnership
-    area: Area | None
-    totals_from: tuple[Area, ...]
-    wards: tuple[Area, ...]
-    ward_districts: tuple[Area, ...]
-    note: str = ""
-
-    @property
-    def label(self) -> str:
-        if self.area is None:
-            return self.partnership.name
-        return f"{self.area.name} ({self.area.get_level_display().lower()})"
-
-    @property
-    def generation(self) -> str:
-        """The ward boundary generation every ward figure here is for."""
-        gens = sorted({w.generation for w in self.wards})
-        return ", ".join(gens) if gens else "none"
-
-
-def scope_for(membership: Membership, area_code: str | None) -> Scope:
-    """The scope of a request; an area outside the partnership is a 404."""
-    partnership = membership.partnership
-    districts = tuple(core_selectors.partnership_districts(partnership))
-    if not area_code:
-        wards = tuple(core_selectors.partnership_areas(partnership, "ward"))
-        return Scope(partnership, None, districts, wards, districts)
-    area = core_selectors.area_get_for(membership, area_code)
-    if area.level == "district":
-        wards = tuple(core_selectors.partnership_areas(partnership, "ward").filter(parent=area))
-        return Scope(partnership, area, (area,), wards, (area,))
-    parent = tuple(d for d in districts if d.pk == area.parent_id)
-    if area.level == "ward":
-        return Scope(partnership, area, (area,), (area,), parent)
-    inside = area_geometry(area)
-    wards = tuple(
-        w
-        for w in core_selectors.partnership_areas(partnership, "ward")
-        if shapely.intersects(inside, area_geometry(w))
+def scope_for(membership: Membership, filters: Filters) -> Scope:
+    """The request's scope, resolved once with the membership's access (an area outside the
+    partnership is a 404)."""
+    return scopes.scope_resolve(
+        scopes.access_for(membership),
+        filters.area_code,
+        period=filters.period,
+        sources=filters.sources,
+        categories=filters.categories,
+        themes=filters.themes,
+        generation=filters.generation,
+        levels=scopes.SCOPE_LEVELS,
     )
-    note = "Ward figures are for whole wards overlapping the area, not clipped to it."
-    return Scope(partnership, area, (area,), wards, parent, note)
+
+
+def coverage(scope: Scope) -> Selection:
+    """Which months of the period a source recording the selection has data for."""
+    return cached(
+        ["coverage", *scope.cache_key()],
+        lambda: scopes.selection_coverage(scope),
+        audience=scope.access.audience,
+    )
 
 
 # ----------------------------------------------------------------------------------------
 # Choices for the filter form
 
 
-def months_with_data(sources: Sequence[str] = ()) -> list[date]:
-    """Months in which any (selected) incident source has data, oldest first."""
-
-    def load() -> list[date]:
-        qs = AreaMonthCount.objects.filter(
-            area__isnull=True, period_months=1, kind=AreaMonthCount.Kind.INCIDENT
-        )
-        if sources:
-            qs = qs.filter(source__code__in=sources)
-        return sorted(set(qs.values_list("month", flat=True).distinct()))
-
-    return cached(["months", sorted(sources)], load)
+def months_with_data() -> list[date]:
+    """Months in which any incident source has data, oldest first."""
+    return cached(["months"], scopes.months_with_data, audience=EVERYONE)
 
 
 def default_period(months: Sequence[date]) -> Period:
@@ -178,24 +132,29 @@ class Choices:
     sources: list[Source]
     months: list[date]  # every month from the first with data to the last, gaps included
     months_with_data: list[date]
+    generations: list[str] = field(default_factory=list)  # ward generations, newest first
+    with_data: set[str] = field(default_factory=set)  # category and theme codes with data
 
 
-def filter_choices(partnership: Partnership) -> Choices:
-    """What the filter form offers (cached until the data change)."""
-    return cached(["choices", partnership.pk], lambda: _choices(partnership))
+def filter_choices(membership: Membership) -> Choices:
+    """What the filter form offers the membership (cached until the data change)."""
+    access = scopes.access_for(membership)
+    return cached(["choices"], lambda: _choices(access), audience=access.audience)
 
 
-def _choices(partnership: Partnership) -> Choices:
-    found = months_with_data()
+def _choices(access: scopes.Access) -> Choices:
+    found = scopes.months_with_data()
     return Choices(
-        districts=core_selectors.partnership_districts(partnership),
-        wards=list(core_selectors.partnership_areas(partnership, "ward")),
-        custom=list(core_selectors.partnership_areas(partnership, "custom")),
+        districts=scopes.areas_of_level("district", access),
+        wards=scopes.areas_of_level("ward", access),
+        custom=scopes.areas_of_level("custom", access),
         themes=list(Theme.objects.all()),
         categories=list(Category.objects.select_related("theme").order_by("theme__order", "name")),
         sources=list(Source.objects.order_by("name")),
         months=period_months((found[0], found[-1])) if found else [],
         months_with_data=found,
+        generations=scopes.generations("ward"),
+        with_data=scopes.categories_with_data(),
     )
 
 
@@ -203,39 +162,12 @@ def _choices(partnership: Partnership) -> Choices:
 # Figures
 
 
-def _sum(a: float | None, b: float | None) -> float | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return a + b
-
-
-def _merged(
-    filters: Filters, by: tuple[str, ...], codes: Iterable[str]
-) -> tuple[dict[tuple[Any, ...], dict[str, Any]], list[str]]:
-    """``counts()`` for each area code, summed row by row on the ``by`` fields."""
-    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
-    notes: list[str] = []
-    for code in codes:
-        table = incident_selectors.counts(filters.query(by, code))
-        notes += [n for n in table.notes if n not in notes]
-        for row in table.rows:
-            key = tuple(row[f] for f in by)
-            if key not in merged:
-                merged[key] = dict(row)
-                continue
-            for col in ("incidents", "aggregate_count"):
-                merged[key][col] = _sum(merged[key][col], row[col])
-    return merged, notes
-
-
 @dataclass(frozen=True)
 class WardFigure:
     code: str
     name: str
     generation: str
-    incidents: int
+    incidents: int | None  # None: no source recording the selection has data
     population: int | None
     rate: float | None
     rank: int = 0
@@ -249,69 +181,30 @@ class WardTable:
     notes: list[str] = field(default_factory=list)
 
     def value(self, row: WardFigure) -> float | None:
+        if row.incidents is None:
+            return None
         return row.rate if self.measure == "rate" else float(row.incidents)
 
 
-@dataclass(frozen=True)
-class Codes:
-    """Filter codes to ids, so monthly-table queries need no joins."""
-
-    category: dict[str, int]
-    theme: dict[str, set[int]]
-    source: dict[str, int]
-
-
-def codes() -> Codes:
-    def load() -> Codes:
-        themes: dict[str, set[int]] = {}
-        for cat_id, theme in Category.objects.values_list("id", "theme__code"):
-            themes.setdefault(theme, set()).add(cat_id)
-        return Codes(
-            dict(Category.objects.values_list("code", "id")),
-            themes,
-            dict(Source.objects.values_list("code", "id")),
-        )
-
-    return cached(["codes"], load)
+def _area_counts(areas: Sequence[Area], scope: Scope, cover: Selection) -> dict[int, pl.DataFrame]:
+    """Each area's counts per (source, month, category) over the covered months."""
+    if not cover.any or not areas:
+        return {a.pk: pl.DataFrame(schema=loading.COUNT_SCHEMA) for a in areas}
+    first, last = cover.covered[0], cover.covered[-1]
+    found = loading.counts_by_area(areas, scope.with_sources(cover.sources), first, last)
+    keep = list(cover.covered)
+    return {pk: frame.filter(pl.col("month").is_in(keep)) for pk, frame in found.items()}
 
 
-def _monthly_incidents(filters: Filters, area_ids: Sequence[int], key: str) -> dict[Any, int]:
-    """Incidents from the monthly table, summed by ``key`` (``area_id`` or ``month``).
-
-    The same rows ``csp counts`` reads for a linked area: incident counts of one month,
-    inside the period, with the category, theme and source filters (all must hold).
-    """
-    qs = AreaMonthCount.objects.filter(
-        kind=AreaMonthCount.Kind.INCIDENT,
-        period_months=1,
-        area_id__in=list(area_ids),
-        month__gte=filters.period[0],
-        month__lte=filters.period[1],
+def ward_figures(scope: Scope, measure: str = "count") -> WardTable:
+    """Incidents (and rate per 1,000 residents) for each ward of the scope, ranked; no
+    figures at all (None, never zero) when no source covers the selection."""
+    cover = coverage(scope)
+    wards = scope.wards
+    per_ward = _area_counts(wards, scope, cover)
+    incidents = np.array(
+        [float(per_ward[w.pk]["n"].sum()) if cover.any else np.nan for w in wards], dtype=float
     )
-    ids = codes()
-    if filters.categories:
-        qs = qs.filter(category_id__in=[ids.category[c] for c in filters.categories])
-    if filters.themes:
-        qs = qs.filter(
-            category_id__in=set().union(*(ids.theme.get(t, set()) for t in filters.themes))
-        )
-    if filters.sources:
-        qs = qs.filter(source_id__in=[ids.source[c] for c in filters.sources])
-    rows = qs.values_list(key).annotate(total=Sum("n")).order_by()
-    return {k: int(total) for k, total in rows}
-
-
-def _linked(scope: Scope) -> bool:
-    """Can the monthly table answer for this scope (no custom area)?"""
-    return scope.area is None or scope.area.level in ("district", "ward")
-
-
-def ward_figures(scope: Scope, filters: Filters) -> WardTable:
-    """Incidents (and rate per 1,000 residents) for each ward of the scope, ranked."""
-    notes: list[str] = []
-    by_id = _monthly_incidents(filters, [w.pk for w in scope.wards], "area_id")
-    wards = list(scope.wards)
-    incidents = np.array([by_id.get(w.pk, 0) for w in wards], dtype=float)
     population = np.array(
         [np.nan if w.population is None else w.population for w in wards], dtype=float
     )
@@ -321,15 +214,14 @@ def ward_figures(scope: Scope, filters: Filters) -> WardTable:
             w.code,
             w.name,
             w.generation,
-            int(n),
+            None if np.isnan(n) else int(n),
             w.population,
             None if np.isnan(r) else round(float(r), 2),
         )
         for w, n, r in zip(wards, incidents, rates)
     ]
-    table = WardTable(
-        [], scope.generation, filters.measure, notes + [scope.note] * bool(scope.note)
-    )
+    notes = [n for n in (cover.message, scope.ward_note) if n]
+    table = WardTable([], scope.generation or "none", measure, notes)
 
     def busiest_first(r: WardFigure) -> tuple[float, str]:
         value = table.value(r)
@@ -343,26 +235,23 @@ def ward_figures(scope: Scope, filters: Filters) -> WardTable:
 @dataclass(frozen=True)
 class TrendPoint:
     month: date
-    incidents: int | None  # None: no selected source has data for the month
+    incidents: int | None  # None: no selected source recording the selection has data
 
     @property
     def label(self) -> str:
         return f"{self.month:%Y-%m}"
 
 
-def trend(scope: Scope, filters: Filters) -> list[TrendPoint]:
+def trend(scope: Scope) -> list[TrendPoint]:
     """Incidents per month over the period; months without data are gaps."""
-    if _linked(scope):
-        by_month = _monthly_incidents(filters, [a.pk for a in scope.totals_from], "month")
-        counts = {f"{m:%Y-%m}": n for m, n in by_month.items()}
-    else:
-        merged, _ = _merged(filters, ("month",), [a.code for a in scope.totals_from])
-        counts = {key[0]: row["incidents"] or 0 for key, row in merged.items()}
-    covered = set(months_with_data(filters.sources))
-    return [
-        TrendPoint(m, counts.get(f"{m:%Y-%m}", 0) if m in covered else None)
-        for m in period_months(filters.period)
-    ]
+    cover = coverage(scope)
+    per_area = _area_counts(scope.totals_from, scope, cover)
+    counts: dict[date, int] = {}
+    for frame in per_area.values():
+        for month, n in frame.group_by("month").agg(pl.col("n").sum()).iter_rows():
+            counts[month] = counts.get(month, 0) + int(n)
+    covered = set(cover.covered)
+    return [TrendPoint(m, counts.get(m, 0) if m in covered else None) for m in cover.months]
 
 
 @dataclass(frozen=True)
@@ -375,9 +264,32 @@ class BreakdownRow:
     aggregate_count: float | None
 
 
-def breakdown(scope: Scope, filters: Filters) -> tuple[list[BreakdownRow], list[str]]:
+def _sum(a: float | None, b: float | None) -> float | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a + b
+
+
+def breakdown(scope: Scope) -> tuple[list[BreakdownRow], list[str]]:
     """Counts by theme and category for the scope (partners' aggregate returns apart)."""
-    merged, notes = _merged(filters, ("theme", "category"), [a.code for a in scope.totals_from])
+    period = scope.period_or_fail
+    query = CountQuery(by=("theme", "category"), month_from=period[0], month_to=period[1])
+    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+    notes: list[str] = []
+    for area in scope.totals_from:
+        table = incident_selectors.counts(
+            dataclasses.replace(scope, area=area, linked=scopes.is_linked(area)), query
+        )
+        notes += [n for n in table.notes if n not in notes]
+        for row in table.rows:
+            key = (row["theme"], row["category"])
+            if key not in merged:
+                merged[key] = dict(row)
+                continue
+            for col in ("incidents", "aggregate_count"):
+                merged[key][col] = _sum(merged[key][col], row[col])
     rows = [
         BreakdownRow(
             r["theme"],
@@ -391,11 +303,14 @@ def breakdown(scope: Scope, filters: Filters) -> tuple[list[BreakdownRow], list[
     ]
     order = {t.code: t.order for t in Theme.objects.all()}
     rows.sort(key=lambda r: (order.get(r.theme, 99), r.theme_name, -(r.incidents or 0)))
-    return rows, notes
+    message = coverage(scope).message
+    return rows, [message, *notes] if message else notes
 
 
-def total(rows: Iterable[TrendPoint]) -> int:
-    return sum(p.incidents or 0 for p in rows)
+def total(rows: Iterable[TrendPoint]) -> int | None:
+    """Incidents over the months with data; None when no month has any."""
+    values = [p.incidents for p in rows if p.incidents is not None]
+    return sum(values) if values else None
 
 
 # ----------------------------------------------------------------------------------------
@@ -417,46 +332,56 @@ class PointSet:
     not_shown: int  # incidents in scope with no published location (exact, rounded or none)
 
 
-def _incident_rows(scope: Scope, filters: Filters) -> Any:
-    qs = Incident.objects.filter(month__gte=filters.period[0], month__lte=filters.period[1])
+def _incident_rows(scope: Scope) -> tuple[Any, Area | None]:
+    """The scope's incident rows, and the polygon they must still be inside (an area
+    incidents are not linked to: a custom area or an older ward generation; its bounding
+    box is applied here)."""
+    first, last = scope.period_or_fail
+    qs = Incident.objects.filter(month__gte=first, month__lte=last, source_id__in=scope.source_ids)
+    if scope.category_ids is not None:
+        qs = qs.filter(category_id__in=scope.category_ids)
     area = scope.area
     if area is None:
-        qs = qs.filter(district__in=[d.pk for d in scope.totals_from])
-    elif area.level in ("district", "ward"):
-        qs = qs.filter(**{area.level: area.pk})
-    else:
-        qs = qs.filter(ward__in=[w.pk for w in scope.wards])
-    if filters.sources:
-        qs = qs.filter(source__code__in=filters.sources)
-    if filters.categories:
-        qs = qs.filter(category__code__in=filters.categories)
-    if filters.themes:
-        qs = qs.filter(category__theme__code__in=filters.themes)
-    return qs
+        return qs.filter(district__in=[d.pk for d in scope.districts]), None
+    if scope.linked and area.level in ("district", "ward"):
+        return qs.filter(**{area.level: area.pk}), None
+    box = qs.filter(
+        place__lon__gte=area.min_lon,
+        place__lon__lte=area.max_lon,
+        place__lat__gte=area.min_lat,
+        place__lat__lte=area.max_lat,
+    )
+    return box, area
 
 
-def points(scope: Scope, filters: Filters, *, limit: int = POINT_LIMIT) -> PointSet:
+def points(scope: Scope, *, limit: int = POINT_LIMIT) -> PointSet:
     """Incidents grouped by published (police.uk snap) point, busiest first.
 
     Only ``snap`` locations are published; exact and rounded partner locations are never
     shown as points, and are counted in ``not_shown`` with the rows that have no location.
     A police.uk map point always carries the same location text, so the group is the point.
-    For a custom area the points are those of the overlapping wards.
+    Points of an area incidents are not linked to are those inside its polygon.
     """
-    qs = _incident_rows(scope, filters)
+    cover = coverage(scope)
+    if not cover.any:
+        return PointSet([], False, 0)
+    qs, polygon = _incident_rows(scope)
     groups = list(
         qs.filter(place__location_precision=LocationPrecision.SNAP_POINT)
         .values(lon=F("place__lon"), lat=F("place__lat"))
         .annotate(n=Count("id"), location=Min("place__location_text"))
         .order_by("-n", "lon", "lat")
     )
-    published = sum(g["n"] for g in groups)
-    if _linked(scope):
-        total = sum(
-            _monthly_incidents(filters, [a.pk for a in scope.totals_from], "month").values()
+    if polygon is not None and groups:
+        inside = assign_points(
+            np.array([g["lon"] for g in groups], dtype=float),
+            np.array([g["lat"] for g in groups], dtype=float),
+            [area_geometry(polygon)],
         )
-    else:
-        total = qs.count()
+        groups = [g for g, i in zip(groups, inside) if i == 0]
+    published = sum(g["n"] for g in groups)
+    per_area = _area_counts(scope.totals_from, scope, cover)
+    total = sum(int(f["n"].sum()) for f in per_area.values())
     found = [
         PublishedPoint(round(g["lon"], 6), round(g["lat"], 6), g["location"], g["n"])
         for g in groups[:limit]

@@ -1,9 +1,11 @@
 """The hub page, its data endpoints and its exports: parse the filters, read, render.
 
 Every view here is partnership-scoped and declares its permission with ``@requires``; the
-JSON endpoints are ordinary views behind the same rules. The page and the endpoints read
-the same selectors with the same :class:`~csp_platform.hub.selectors.Filters`, so the map,
-the chart, the tables and the CSV files agree.
+JSON endpoints are ordinary views behind the same rules. Each request's filters are
+resolved once into a :class:`~csp_platform.incidents.scope.Scope` with the membership's
+access (:class:`Read`); the page and the endpoints read the same selectors with it, so the
+map, the chart, the tables and the CSV files agree, and say the same words where no loaded
+source covers the selection.
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ from django.views.decorators.http import require_GET
 
 from csp_platform.analysis import selectors as analysis
 from csp_platform.core import services as core_services
+from csp_platform.core.cache import cached
 from csp_platform.core.errors import BadQuery
 from csp_platform.core.output import render as render_rows
 from csp_platform.core.permissions import Perm, requires, role_allows
 from csp_platform.hub import charts, geo, selectors
-from csp_platform.hub.cache import cached
 from csp_platform.hub.forms import FilterForm
-from csp_platform.hub.selectors import Filters, Scope
+from csp_platform.hub.selectors import Filters
+from csp_platform.incidents.scope import Scope
 
 
 class Read:
@@ -36,11 +39,14 @@ class Read:
 
     def __init__(self, request: HttpRequest) -> None:
         membership = request.membership  # type: ignore[attr-defined]
-        self.choices = selectors.filter_choices(membership.partnership)
+        self.partnership = membership.partnership
+        self.role = membership.role
+        self.choices = selectors.filter_choices(membership)
         self.form = FilterForm(request.GET, self.choices)
         self.form.is_valid()
         self.filters: Filters = self.form.filters()
-        self.scope: Scope = selectors.scope_for(membership, self.filters.area_code)
+        self.scope: Scope = selectors.scope_for(membership, self.filters)
+        self.coverage = selectors.coverage(self.scope)
         self.query = urlencode(self.filters.params(), doseq=True)
 
     @property
@@ -66,9 +72,9 @@ class Read:
 @requires(Perm.VIEW_AGGREGATES)
 def hub(request: HttpRequest, partnership: str) -> HttpResponse:
     read = Read(request)
-    wards = selectors.ward_figures(read.scope, read.filters)
-    trend = selectors.trend(read.scope, read.filters)
-    rows, notes = selectors.breakdown(read.scope, read.filters)
+    wards = selectors.ward_figures(read.scope, read.filters.measure)
+    trend = selectors.trend(read.scope)
+    rows, notes = selectors.breakdown(read.scope)
     context = {
         "read": read,
         "wards": wards,
@@ -76,7 +82,7 @@ def hub(request: HttpRequest, partnership: str) -> HttpResponse:
         "total": selectors.total(trend),
         "chart": _trend_chart(read, trend),
         "breakdown": rows,
-        "notes": notes + wards.notes,
+        "notes": list(dict.fromkeys(n for n in notes + wards.notes if n != read.coverage.message)),
         "legend": _classes(wards),
         "map": _map_config(request, read),
         "hotspot_legend": [
@@ -107,7 +113,7 @@ def _classes(wards: selectors.WardTable) -> list[charts.ColourClass]:
 
 
 def _map_config(request: HttpRequest, read: Read) -> dict[str, Any]:
-    slug = read.scope.partnership.slug
+    slug = read.partnership.slug
     can = request.membership  # type: ignore[attr-defined]
 
     def url(name: str) -> str:
@@ -148,7 +154,7 @@ def with_filters(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
 @with_filters
 def map_data(request: HttpRequest, read: Read, partnership: str) -> JsonResponse:
     """Wards of the scope as GeoJSON, with their counts, rates, rank and map colour."""
-    wards = selectors.ward_figures(read.scope, read.filters)
+    wards = selectors.ward_figures(read.scope, read.filters.measure)
     classes = _classes(wards)
     by_code = {w.code: w for w in read.scope.wards}
     features = []
@@ -174,6 +180,7 @@ def map_data(request: HttpRequest, read: Read, partnership: str) -> JsonResponse
             ],
             "filters": read.filters.params(),
             "notes": wards.notes,
+            "no_data": read.coverage.message or None,
         }
     )
 
@@ -182,12 +189,13 @@ def map_data(request: HttpRequest, read: Read, partnership: str) -> JsonResponse
 @requires(Perm.VIEW_AGGREGATES)
 @with_filters
 def trend_data(request: HttpRequest, read: Read, partnership: str) -> JsonResponse:
-    trend = selectors.trend(read.scope, read.filters)
+    trend = selectors.trend(read.scope)
     return JsonResponse(
         {
             "area": read.scope.label,
             "filters": read.filters.params(),
             "months": [{"month": p.label, "incidents": p.incidents} for p in trend],
+            "no_data": read.coverage.message or None,
         }
     )
 
@@ -197,13 +205,14 @@ def trend_data(request: HttpRequest, read: Read, partnership: str) -> JsonRespon
 @with_filters
 def points_data(request: HttpRequest, read: Read, partnership: str) -> JsonResponse:
     """Incidents grouped by published (police.uk snap) point; never exact locations."""
-    found = selectors.points(read.scope, read.filters)
+    found = selectors.points(read.scope)
     return JsonResponse(
         {
             "points": [asdict(p) for p in found.points],
             "truncated": found.truncated,
             "not_published": found.not_shown,
             "filters": read.filters.params(),
+            "no_data": read.coverage.message or None,
         }
     )
 
@@ -217,28 +226,31 @@ def hotspots_data(request: HttpRequest, read: Read, partnership: str) -> JsonRes
     features: list[dict[str, Any]] = []
     notes: list[str] = []
     for area in read.scope.totals_from:
+        scope = read.scope.for_area(area)
         layer = cached(
-            ["hotspots", area.code, read.filters.params(), cell],
-            partial(_hotspot_layer, area.code, read.filters, cell),
+            ["hotspots", cell, *scope.cache_key()],
+            partial(_hotspot_layer, scope, cell),
+            audience=scope.access.audience,
         )
         features += layer["features"]
         notes += [n for n in layer["notes"] if n not in notes]
     title = f"Kernel density, {cell} m cells"
+    message = read.coverage.message or None
     return JsonResponse(
-        {"type": "FeatureCollection", "features": features, "title": title, "notes": notes}
+        {
+            "type": "FeatureCollection",
+            "features": features if message is None else [],
+            "title": title,
+            "notes": [message] if message else notes,
+            "no_data": message,
+        }
     )
 
 
-def _hotspot_layer(code: str, f: Filters, cell: int) -> dict[str, Any]:
+def _hotspot_layer(scope: Scope, cell: int) -> dict[str, Any]:
     try:
         report = analysis.hotspots_for_area(
-            code,
-            f.period,
-            cell_size=cell,
-            method="kde",
-            sources=f.sources,
-            categories=f.categories,
-            themes=f.themes,
+            scope, scope.period_or_fail, cell_size=cell, method="kde"
         )
     except BadQuery as exc:
         return {"features": [], "notes": [str(exc)]}
@@ -251,23 +263,32 @@ def _hotspot_layer(code: str, f: Filters, cell: int) -> dict[str, Any]:
 
 
 def _aggregate_rows(read: Read, table: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """The rows of an aggregate export. A figure without data is blank, never 0, and its
+    ``note`` says why in words (the selection not covered, or a month without data)."""
+    uncovered = read.coverage.message
     if table == "wards":
-        wards = selectors.ward_figures(read.scope, read.filters)
-        return [{**asdict(r), "rate_per_1000": r.rate} for r in wards.rows], [
-            "rank",
-            "code",
-            "name",
-            "generation",
-            "incidents",
-            "population",
-            "rate_per_1000",
-        ]
+        wards = selectors.ward_figures(read.scope, read.filters.measure)
+        rows = [{**asdict(r), "rate_per_1000": r.rate, "note": uncovered} for r in wards.rows]
+        columns = ["rank", "code", "name", "generation", "incidents", "population"]
+        return rows, [*columns, "rate_per_1000", "note"]
     if table == "trend":
-        trend = selectors.trend(read.scope, read.filters)
-        return [{"month": p.label, "incidents": p.incidents} for p in trend], ["month", "incidents"]
-    rows, _ = selectors.breakdown(read.scope, read.filters)
+        gap = uncovered or "No selected source has data for this month."
+        trend = selectors.trend(read.scope)
+        rows = [
+            {
+                "month": p.label,
+                "incidents": p.incidents,
+                "note": "" if p.incidents is not None else gap,
+            }
+            for p in trend
+        ]
+        return rows, ["month", "incidents", "note"]
+    found, _ = selectors.breakdown(read.scope)
     columns = ["theme", "theme_name", "category", "category_name", "incidents", "aggregate_count"]
-    return [asdict(r) for r in rows], columns
+    rows = [{**asdict(r), "note": ""} for r in found]
+    if uncovered:
+        rows.append({c: "" for c in columns} | {"note": uncovered})
+    return rows, [*columns, "note"]
 
 
 def csv_download(
@@ -305,7 +326,7 @@ def _csv(
     point_level: bool,
 ) -> HttpResponse:
     f = read.filters
-    name = f"{read.scope.partnership.slug}-{kind}-{f.period[0]:%Y-%m}-{f.period[1]:%Y-%m}.csv"
+    name = f"{read.partnership.slug}-{kind}-{f.period[0]:%Y-%m}-{f.period[1]:%Y-%m}.csv"
     body = render_rows(rows, columns, "csv") + "\n"
     return csv_download(request, kind, f.params(), len(rows), body, name, point_level=point_level)
 
@@ -324,7 +345,7 @@ def export_aggregates(
 @requires(Perm.EXPORT_POINTS)
 @with_filters
 def export_points(request: HttpRequest, read: Read, partnership: str) -> HttpResponse:
-    found = selectors.points(read.scope, read.filters, limit=100_000)
+    found = selectors.points(read.scope, limit=100_000)
     rows = [asdict(p) for p in found.points]
     return _csv(
         request, read, "points", rows, ["lon", "lat", "location", "incidents"], point_level=True

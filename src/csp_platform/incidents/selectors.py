@@ -1,8 +1,10 @@
 """Reads of the incident store: counts by any breakdown, and the data-quality report.
 
-Counts come from the monthly table (:class:`AreaMonthCount`) wherever the question can be
-answered from it, and otherwise from the incident rows themselves (two area levels at once, a
-custom area, an older ward generation). Both paths give the same numbers; tests hold them to it.
+Counts take a :class:`~csp_platform.incidents.scope.Scope` (area with its ward generation,
+sources, categories and themes), resolved once at the edge. They come from the monthly table
+(:class:`AreaMonthCount`) wherever the question can be answered from it, and otherwise from
+the incident rows themselves (two area levels at once, a custom area, an older ward
+generation: points in its polygons). Both paths give the same numbers; tests hold them to it.
 Incident counts and aggregate-return counts are reported in separate columns, never summed.
 """
 
@@ -19,7 +21,7 @@ from django.db.models import Count, Max, Min, Q, Sum
 
 from csp_analytics.geo import assign_points
 from csp_platform.areas.models import Area
-from csp_platform.areas.selectors import area_geometry, area_get_by_code
+from csp_platform.areas.selectors import area_geometry
 from csp_platform.core.errors import BadQuery
 from csp_platform.incidents.models import (
     AggregateRecord,
@@ -31,6 +33,13 @@ from csp_platform.incidents.models import (
     Theme,
     incident_lookup,
 )
+from csp_platform.incidents.scope import (
+    Scope,
+    areas_of_level,
+    months_with_data,
+    newest_generation,
+    selection_coverage,
+)
 
 FIELDS = ("month", "category", "theme", "source", "ward", "lsoa", "district")
 AREA_FIELDS = ("ward", "lsoa", "district")
@@ -38,13 +47,11 @@ AREA_FIELDS = ("ward", "lsoa", "district")
 
 @dataclass(frozen=True)
 class CountQuery:
+    """The breakdown and the months (either end may be open); the rest is the scope's."""
+
     by: tuple[str, ...]
-    area: str | None = None
     month_from: date | None = None
     month_to: date | None = None
-    sources: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()
-    themes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = [f for f in self.by if f not in FIELDS]
@@ -96,42 +103,54 @@ def _months(q: CountQuery) -> Q:
     return cond
 
 
-def _filters(q: CountQuery, prefix: str = "") -> Q:
+def _filters(scope: Scope) -> Q:
+    """The sources named (any kind: aggregate returns too) and the categories asked for."""
     cond = Q()
-    if q.sources:
-        cond &= Q(**{f"{prefix}source__code__in": q.sources})
-    if q.categories:
-        cond &= Q(**{f"{prefix}category__code__in": q.categories})
-    if q.themes:
-        cond &= Q(**{f"{prefix}category__theme__code__in": q.themes})
+    if scope.sources:
+        cond &= Q(source__code__in=scope.sources)
+    if scope.category_ids is not None:
+        cond &= Q(category_id__in=scope.category_ids)
     return cond
 
 
-def counts(q: CountQuery) -> CountTable:
-    """Incident and aggregate-return counts grouped by ``q.by``."""
-    area = area_get_by_code(q.area) if q.area else None
+def counts(scope: Scope, q: CountQuery) -> CountTable:
+    """Incident and aggregate-return counts in the scope grouped by ``q.by``.
+
+    Wards are those of the scope's generation (the newest unless asked): the monthly table
+    answers for the newest, points in polygons for an older one.
+    """
+    area = scope.area
     area_fields = [f for f in q.by if f in AREA_FIELDS]
-    rollup_ok = len(area_fields) <= 1 and (
-        area is None
-        and True
-        or (area is not None and not area_fields and _linked(area))
-        or (
-            area is not None
-            and area.level == "district"
-            and area_fields
-            and area_fields[0] in ("ward", "lsoa")
+    old_wards = "ward" in area_fields and scope.generation != newest_generation("ward")
+    rollup_ok = (
+        len(area_fields) <= 1
+        and not old_wards
+        and (
+            area is None
+            or (not area_fields and scope.linked)
+            or (area.level == "district" and bool(area_fields) and area_fields[0] != "district")
         )
     )
     if not rollup_ok:
-        return _counts_from_incidents(q, area)
+        return _counts_from_incidents(scope, q)
     field_ = area_fields[0] if area_fields else None
     if field_ != "lsoa" and not (area is not None and area.level == "lsoa"):
-        return _counts_from_monthly(q, area, field_)
+        return _counts_from_monthly(scope, q, field_)
     # Incidents are not kept in the monthly table by LSOA (it would be nearly as large as
     # the incident table): count their rows, and take aggregate returns from the table.
-    rows = _counts_from_incidents(q, area)
-    returns = _counts_from_monthly(q, area, field_, kinds=("aggregate",))
+    rows = _counts_from_incidents(scope, q)
+    returns = _counts_from_monthly(scope, q, field_, kinds=("aggregate",))
     return _merge(rows, returns)
+
+
+def not_covered(scope: Scope, q: CountQuery) -> str:
+    """Words for a selection that no loaded source covers over the query's months ("No
+    source that records deliberate fires ... has been loaded for these months."), or ""."""
+    held = months_with_data()
+    if not held:
+        return "No incident source has been loaded."
+    first, last = q.month_from or held[0], q.month_to or held[-1]
+    return selection_coverage(scope.with_period((first, last))).message
 
 
 def _merge(rows: CountTable, returns: CountTable) -> CountTable:
@@ -144,27 +163,19 @@ def _merge(rows: CountTable, returns: CountTable) -> CountTable:
     return CountTable(rows.columns, ordered, returns.notes, "incidents+monthly")
 
 
-def _linked(area: Area) -> bool:
-    """Is this area one the incidents are linked to (newest generation of its level)?"""
-    if area.level not in AREA_FIELDS:
-        return False
-    newest = Area.objects.filter(level=area.level).aggregate(g=Max("generation"))["g"]
-    return bool(area.generation == newest)
-
-
 def _counts_from_monthly(
+    scope: Scope,
     q: CountQuery,
-    area: Area | None,
     area_field: str | None,
     kinds: tuple[str, ...] = ("incident", "aggregate"),
 ) -> CountTable:
-    qs = AreaMonthCount.objects.filter(_filters(q)).filter(kind__in=kinds)
+    area = scope.area
+    qs = AreaMonthCount.objects.filter(_filters(scope)).filter(kind__in=kinds)
     if area_field:
         qs = qs.filter(area__level=area_field)
         if area is not None:
             qs = qs.filter(area__parent=area)
-        newest = Area.objects.filter(level=area_field).aggregate(g=Max("generation"))["g"]
-        qs = qs.filter(area__generation=newest)
+        qs = qs.filter(area__generation=newest_generation(area_field))
     elif area is not None:
         qs = qs.filter(area=area)
     else:
@@ -201,15 +212,24 @@ def _add_months(d: date, n: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def _counts_from_incidents(q: CountQuery, area: Area | None) -> CountTable:
-    qs = Incident.objects.filter(_filters(q)).filter(_months(q))
+def _counts_from_incidents(scope: Scope, q: CountQuery) -> CountTable:
+    area = scope.area
+    qs = Incident.objects.filter(_filters(scope)).filter(_months(q))
     area_fields = [f for f in q.by if f in ("ward", "lsoa")]
+    old_wards: list[Area] = []
+    if "ward" in q.by and scope.generation != newest_generation("ward"):
+        # Wards of an older generation: each incident's point in their polygons.
+        parent = area if area is not None and area.level == "district" else None
+        old_wards = areas_of_level("ward", scope.access, parent=parent, generation=scope.generation)
+        area_fields = [f for f in area_fields if f != "ward"]
     if area is not None and area.level == "district" and area_fields:
         # "wards of a district": the district's own wards, each counted whole (as the
         # monthly path does), not the part of each ward inside the district outline.
         qs = qs.filter(**{f"{incident_lookup(area_fields[0])}__parent": area})
         area = None
-    if area is not None and _linked(area):
+    elif area is not None and area.level == "district" and old_wards:
+        area = None  # the district's wards of that generation, each counted whole
+    if area is not None and scope.linked:
         qs = qs.filter(**{incident_lookup(area.level): area})  # the link the import made
         area = None
     if area is not None:
@@ -237,6 +257,16 @@ def _counts_from_incidents(q: CountQuery, area: Area | None) -> CountTable:
             == 0
         )
         frame = frame.filter(pl.Series(inside))
+    if old_wards:
+        polygons = list(Area.objects.filter(pk__in=[w.pk for w in old_wards]))
+        where = assign_points(
+            frame["lon"].cast(pl.Float64).to_numpy(),
+            frame["lat"].cast(pl.Float64).to_numpy(),
+            [area_geometry(w) for w in polygons],
+        )
+        ids = np.array([w.pk for w in polygons] + [-1], dtype=np.int64)
+        frame = frame.with_columns(pl.Series("ward_id", ids[where], dtype=pl.Int64))
+        frame = frame.filter(pl.col("ward_id") >= 0)
     group = {
         "month": "month",
         "category": "category_id",

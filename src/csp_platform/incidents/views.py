@@ -8,18 +8,23 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
+from csp_platform.core.cache import cached
 from csp_platform.core.permissions import Perm, requires
-from csp_platform.hub.cache import cached
 from csp_platform.incidents import selectors, uploads
 from csp_platform.incidents.forms import UploadForm
 from csp_platform.incidents.models import ImportBatch
+from csp_platform.incidents.scope import access_for
 
 
 @require_GET
 @requires(Perm.VIEW_DATA)
 def data(request: HttpRequest, partnership: str) -> HttpResponse:
     context = {
-        "quality": cached(["quality"], selectors.quality_report),
+        "quality": cached(
+            ["quality"],
+            selectors.quality_report,
+            audience=access_for(request.membership).audience,  # type: ignore[attr-defined]
+        ),
         "batches": ImportBatch.objects.select_related("source").order_by("-started_at")[:20],
     }
     return render(request, "incidents/data.html", context)

@@ -15,6 +15,7 @@ from csp_analytics.rates import peer_comparison
 from csp_platform.analysis import selectors
 from csp_platform.areas.models import Area
 from csp_platform.core.errors import BadQuery
+from csp_platform.incidents.scope import FULL_ACCESS, scope_resolve
 from tests.conftest import DATA
 from tests.platform.analysis.conftest import NEWCASTLE, read_rows
 
@@ -53,7 +54,9 @@ def raw_burglaries_by_polygon(files, folder: str, field: str) -> Counter[str]:
     "level, folder, field", [("ward", "wards_2013", "WD13CD"), ("lsoa", "lsoa_2011", "LSOA11CD")]
 )
 def test_rates_equal_raw_counts_over_census_population(northumbria, level, folder, field):
-    table = selectors.rates_for_areas(level, YEAR, parent_code=NEWCASTLE, categories=("burglary",))
+    table = selectors.rates_for_areas(
+        scope_resolve(FULL_ACCESS, NEWCASTLE, categories=("burglary",)), level, YEAR
+    )
     raw = raw_burglaries_by_polygon(northumbria.files, folder, field)
     got = {r["code"]: r["incidents"] for r in table.records()}
     assert {k: v for k, v in got.items() if v} == dict(raw)
@@ -66,20 +69,28 @@ def test_rates_equal_raw_counts_over_census_population(northumbria, level, folde
 def test_a_district_whose_sources_have_no_data_for_the_period_gets_no_rate(
     northumbria, cleveland_areas
 ):
-    table = selectors.rates_for_areas("district", YEAR, categories=("burglary",))
+    table = selectors.rates_for_areas(
+        scope_resolve(FULL_ACCESS, categories=("burglary",)), "district", YEAR
+    )
     by_code = {r["code"]: r for r in table.records()}
     assert by_code[NEWCASTLE]["incidents"] == 1_561  # docs/analytics/rates-and-peers.md
     for code in ("E06000001", "E06000002", "E06000003", "E06000004"):
         assert by_code[code]["incidents"] is None and by_code[code]["per_1000"] is None
         assert by_code[code]["reason"] == "no data for the period"
     with pytest.raises(BadQuery, match="no incident data"):
-        selectors.sia_for_area("E06000002", YEAR, (date(2020, 1, 1), date(2020, 12, 1)))
+        selectors.sia_for_area(
+            scope_resolve(FULL_ACCESS, "E06000002"), YEAR, (date(2020, 1, 1), date(2020, 12, 1))
+        )
 
 
 def test_a_ward_is_compared_with_the_rest_of_its_district(northumbria):
-    table = selectors.rates_for_areas("ward", YEAR, parent_code=NEWCASTLE, themes=("asb",))
+    table = selectors.rates_for_areas(
+        scope_resolve(FULL_ACCESS, NEWCASTLE, themes=("asb",)), "ward", YEAR
+    )
     focus = max(table.rows, key=lambda r: r.per_1000 or 0)
-    report = selectors.peer_comparison_for(focus.area.code, YEAR, themes=("asb",))
+    report = selectors.peer_comparison_for(
+        scope_resolve(FULL_ACCESS, focus.area.code, themes=("asb",)), YEAR
+    )
     district = report.groups[0]
     assert district.name == "the wards of Newcastle upon Tyne" and len(district.areas) == 26
     expected = peer_comparison(
@@ -96,20 +107,24 @@ def test_a_ward_is_compared_with_the_rest_of_its_district(northumbria):
 
 
 def test_emerging_issues_treat_the_missing_month_as_a_gap(northumbria):
-    scan = selectors.emerging_for_area(NEWCASTLE, date(2022, 2, 1), by="ward")
+    scan = selectors.emerging_for_area(
+        scope_resolve(FULL_ACCESS, NEWCASTLE), date(2022, 2, 1), by="ward"
+    )
     assert scan.n_tested == 26 and scan.month == "2022-02"
     for check in scan.checks:
         assert "2022-01" not in check.baseline_months
         assert "Jan 2022 missing" in check.evidence
         assert check.series_key.endswith(", 2013)")  # every ward names its generation
     with pytest.raises(BadQuery, match="2022-01 has no data"):
-        selectors.emerging_for_area(NEWCASTLE, date(2022, 1, 1))
+        selectors.emerging_for_area(scope_resolve(FULL_ACCESS, NEWCASTLE), date(2022, 1, 1))
 
 
 def test_the_ward_profile_holds_every_part(northumbria):
     ward = Area.objects.filter(level="ward", parent__code=NEWCASTLE).order_by("code").first()
     profile = selectors.ward_profile(
-        ward.code, (date(2021, 7, 1), date(2022, 6, 1)), (date(2020, 7, 1), date(2021, 6, 1))
+        scope_resolve(FULL_ACCESS, ward.code, levels=("ward",)),
+        (date(2021, 7, 1), date(2022, 6, 1)),
+        (date(2020, 7, 1), date(2021, 6, 1)),
     )
     assert profile.parent.code == NEWCASTLE and profile.notes[0].startswith("--period")
     gap = [t for t in profile.trend if not t.has_data]

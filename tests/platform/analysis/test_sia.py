@@ -22,6 +22,7 @@ from csp_platform.analysis import selectors
 from csp_platform.analysis.results import SiaReport
 from csp_platform.areas import services as area_services
 from csp_platform.incidents import services
+from csp_platform.incidents.scope import FULL_ACCESS, Scope, scope_resolve
 from tests.conftest import DATA
 from tests.platform.analysis.conftest import NEWCASTLE, read_rows
 from tests.platform.conftest import CLEVELAND, police_uk_category
@@ -34,6 +35,11 @@ CLEVELAND_BASELINE = (date(2018, 12, 1), date(2019, 1, 1))
 # Northumbria: 2022-01 was never published, so the period has 11 months with data.
 PERIOD = (date(2021, 7, 1), date(2022, 6, 1))
 BASELINE = (date(2020, 7, 1), date(2021, 6, 1))
+
+
+def scope_of(code: str) -> Scope:
+    """The scope a command resolves: the area, full access."""
+    return scope_resolve(FULL_ACCESS, code)
 
 
 def csp(*args: str) -> str:
@@ -120,7 +126,7 @@ def assert_significance_agrees_with_scipy(report: SiaReport) -> None:
 
 def test_cleveland_sia_equals_the_raw_files_and_scipy(cleveland_areas, cleveland_files):
     services.police_uk_import(cleveland_files)
-    report = selectors.sia_for_area(MIDDLESBROUGH, CLEVELAND_PERIOD, CLEVELAND_BASELINE)
+    report = selectors.sia_for_area(scope_of(MIDDLESBROUGH), CLEVELAND_PERIOD, CLEVELAND_BASELINE)
     assert (report.current_months, report.baseline_months) == (2, 2)
     assert report.sources == ("police-uk-cleveland-police",)
     raw = raw_counts(cleveland_files, MIDDLESBROUGH)
@@ -132,7 +138,7 @@ def test_cleveland_sia_equals_the_raw_files_and_scipy(cleveland_areas, cleveland
 
 
 def test_newcastle_sia_equals_the_raw_files_and_leaves_the_missing_month_out(northumbria):
-    report = selectors.sia_for_area(NEWCASTLE, PERIOD, BASELINE)
+    report = selectors.sia_for_area(scope_of(NEWCASTLE), PERIOD, BASELINE)
     assert report.current.gap_labels() == ("2022-01",)
     assert (report.current_months, report.baseline_months) == (11, 12)
     assert any("2022-01" in n and "never counted as zero" in n for n in report.notes)
@@ -144,7 +150,7 @@ def test_newcastle_sia_equals_the_raw_files_and_leaves_the_missing_month_out(nor
 
 
 def test_findings_carry_their_numbers_and_say_when_a_change_may_be_chance(northumbria):
-    report = selectors.sia_for_area(NEWCASTLE, PERIOD, BASELINE)
+    report = selectors.sia_for_area(scope_of(NEWCASTLE), PERIOD, BASELINE)
     by_key = {(r.theme, r.category): r for r in report.table.rows}
     assert len(report.findings) >= len(report.table.themes())
     for f in report.findings:
@@ -160,7 +166,7 @@ def test_findings_carry_their_numbers_and_say_when_a_change_may_be_chance(northu
 
 
 def test_top_repeat_locations_are_snap_points_counted_from_the_raw_rows(northumbria):
-    report = selectors.sia_for_area(NEWCASTLE, PERIOD, BASELINE)
+    report = selectors.sia_for_area(scope_of(NEWCASTLE), PERIOD, BASELINE)
     top = report.top_locations[0]
     months = {f"{m:%Y-%m}" for m in report.current.months}
     raw = sum(
@@ -193,7 +199,7 @@ def test_the_sia_command_prints_json_with_the_fields_asked_for(northumbria):
         "json",
     )
     data = json.loads(out)
-    report = selectors.sia_for_area(NEWCASTLE, PERIOD, BASELINE)
+    report = selectors.sia_for_area(scope_of(NEWCASTLE), PERIOD, BASELINE)
     assert data["period"]["missing_months"] == ["2022-01"]
     assert data["period"]["months_with_data"] == 11
     fields = {"category", "theme", "current", "baseline", "change", "change_pct", "significant"}
@@ -221,8 +227,8 @@ def test_a_custom_area_counted_from_rows_agrees_with_the_linked_district(northum
     area_services.areas_import(
         [path], level="custom", generation="test", code_field="LAD11NM", name_field="LAD11NM"
     )
-    linked = selectors.sia_for_area(NEWCASTLE, PERIOD, BASELINE)
-    custom = selectors.sia_for_area("Newcastle upon Tyne", PERIOD, BASELINE)
+    linked = selectors.sia_for_area(scope_of(NEWCASTLE), PERIOD, BASELINE)
+    custom = selectors.sia_for_area(scope_of("Newcastle upon Tyne"), PERIOD, BASELINE)
     assert (linked.area.level, custom.area.level) == ("district", "custom")
     assert custom.rows() == linked.rows()
     assert custom.top_locations == linked.top_locations

@@ -22,6 +22,7 @@ from django.core.management import call_command
 from csp_platform.areas import services as area_services
 from csp_platform.areas.models import Area
 from csp_platform.core import services as core_services
+from csp_platform.core.cache import forget
 from csp_platform.core.models import (
     ExportRecord,
     Membership,
@@ -30,7 +31,6 @@ from csp_platform.core.models import (
     Role,
     SignInThrottle,
 )
-from csp_platform.hub.cache import forget
 from csp_platform.incidents import services as incident_services
 from csp_platform.incidents.models import AreaMonthCount, ImportBatch, Incident, Source
 from tests.conftest import DATA

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from csp_platform.analysis import selectors as analysis
 from csp_platform.core.models import ExportRecord
+from csp_platform.incidents.scope import FULL_ACCESS, scope_resolve
 from tests.platform.web.conftest import MIDDLEHAVEN, MIDDLESBROUGH
 
 PERIODS = {"from": "2019-01", "to": "2019-02", "baseline_from": "2018-11", "baseline_to": "2018-12"}
@@ -28,7 +29,7 @@ def test_the_sia_page_shows_the_sia_selectors_table(personas):
         reverse("hub:sia", args=[MIDDLESBROUGH]), {"area": "E06000002", **PERIODS}
     )
     body = page.content.decode()
-    report = analysis.sia_for_area("E06000002", PERIOD, BASELINE)
+    report = analysis.sia_for_area(scope_resolve(FULL_ACCESS, "E06000002"), PERIOD, BASELINE)
     shown = re.findall(
         r'data-level="(\w+)" data-code="([^"]+)" data-current="(\d+)" data-baseline="(\d+)"', body
     )
@@ -78,7 +79,9 @@ def test_the_forecast_is_shown_beside_its_backtested_accuracy(personas):
         and 'id="hotspot-cells"' in body
         and 'id="backtest-table"' in body
     )
-    test = analysis.backtest_for_area("E06000002", date(2018, 3, 1), date(2019, 2, 1), 250)
+    test = analysis.backtest_for_area(
+        scope_resolve(FULL_ACCESS, "E06000002"), date(2018, 3, 1), date(2019, 2, 1), 250
+    )
     best = test.best(0.05)
     j = test.coverages.index(0.05)
     hit = 100 * test.mean_hit_rate()[test.methods.index(best), j]

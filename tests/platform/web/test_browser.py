@@ -234,6 +234,22 @@ def test_the_map_works_with_no_base_map_and_by_keyboard(live_world, visit):
     assert not v.errors, v.errors
 
 
+def test_a_selection_no_source_covers_shows_words_not_zeros(live_world, visit):
+    v = visit("analyst", axe=True)
+    page = v.go(
+        f"/p/{MIDDLESBROUGH}/?from=2018-11&to=2019-02&theme=deliberate-fires",
+        "#hub-map[data-ready='1']",
+    )
+    words = "No source that records deliberate fires and malicious calls has been loaded"
+    assert words in page.inner_text("#no-data")
+    drawn = _drawn(page)
+    assert drawn["total"] == "No data" and drawn["chart"] == {}
+    assert all(n != 0 for _, n in drawn["ranking"]) and all(n != 0 for _, n in drawn["map"])
+    v.check_accessibility("hub (no data)")
+    v.screenshot("hub-no-data")
+    assert not v.errors, v.errors
+
+
 def test_ward_profile_sia_and_forecast_pages_are_readable_and_printable(live_world, visit):
     v = visit("analyst", axe=True)
     query = "from=2019-01&to=2019-02&baseline_from=2018-11&baseline_to=2018-12"

@@ -9,6 +9,7 @@ import numpy as np
 from django.core.management.base import CommandParser
 
 from csp_platform.core.output import FORMATS
+from csp_platform.incidents.scope import FULL_ACCESS, Period, Scope, scope_resolve
 
 
 def comma_list(value: str | None) -> tuple[str, ...]:
@@ -20,6 +21,7 @@ def add_filters(parser: CommandParser, *, categories: bool = True) -> None:
     if categories:
         parser.add_argument("--category", help="comma list of category codes")
         parser.add_argument("--theme", help="comma list of theme codes")
+    add_generation(parser)
 
 
 class Filters(TypedDict, total=False):
@@ -35,6 +37,37 @@ def filters(o: dict[str, Any], *, categories: bool = True) -> Filters:
         out["categories"] = comma_list(o.get("category"))
         out["themes"] = comma_list(o.get("theme"))
     return out
+
+
+def add_generation(parser: CommandParser) -> None:
+    parser.add_argument(
+        "--generation",
+        help="ward boundary generation, e.g. 2013 (default: the newest; a ward code takes its own)",
+    )
+
+
+def scope_from(
+    o: dict[str, Any],
+    area: str | None,
+    *,
+    period: Period | None = None,
+    categories: bool = True,
+    levels: tuple[str, ...] | None = None,
+    category: str | None = None,
+) -> Scope:
+    """The command's :class:`Scope`, resolved once with full access (no user on the
+    command line): the area, --generation, --source (and --category, --theme)."""
+    f = filters(o, categories=categories)
+    return scope_resolve(
+        FULL_ACCESS,
+        area,
+        period=period,
+        sources=f["sources"],
+        categories=(category,) if category else f.get("categories", ()),
+        themes=f.get("themes", ()),
+        generation=o.get("generation") or None,
+        levels=levels,
+    )
 
 
 def add_format(parser: CommandParser, default: str = "table") -> None:

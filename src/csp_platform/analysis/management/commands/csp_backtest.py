@@ -13,9 +13,9 @@ from csp_platform.analysis.management.commands._options import (
     add_filters,
     add_format,
     comma_list,
-    filters,
     fixed,
     number,
+    scope_from,
     share,
 )
 from csp_platform.analysis.periods import month_date, month_label, month_parse
@@ -42,13 +42,14 @@ class Command(CspCommand):
         add_format(parser)
 
     def run(self, **o: Any) -> None:
+        first = month_parse(o["month_from"], "--from")
+        last = month_parse(o["month_to"], "--to")
         bt = selectors.backtest_for_area(
-            o["area"],
-            month_parse(o["month_from"], "--from"),
-            month_parse(o["month_to"], "--to"),
+            scope_from(o, o["area"], period=(first, last)),
+            first,
+            last,
             o["cell_size"],
             comma_list(o["method"]) or METHODS,
-            **filters(o),
         )
         if o["format"] == "json":
             self.stdout.write(json.dumps(as_json(bt, o["cell_size"]), indent=2, allow_nan=False))

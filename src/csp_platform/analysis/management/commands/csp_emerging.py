@@ -11,8 +11,8 @@ from csp_platform.analysis import selectors
 from csp_platform.analysis.management.commands._options import (
     add_filters,
     add_format,
-    filters,
     fixed,
+    scope_from,
 )
 from csp_platform.analysis.periods import month_parse
 from csp_platform.analysis.results import finite
@@ -38,9 +38,9 @@ class Command(CspCommand):
         add_format(parser)
 
     def run(self, **o: Any) -> None:
-        scan = selectors.emerging_for_area(
-            o["area"], month_parse(o["month"], "--month"), by=o["by"], **filters(o)
-        )
+        month = month_parse(o["month"], "--month")
+        scope = scope_from(o, o["area"], period=(month, month))
+        scan = selectors.emerging_for_area(scope, month, by=o["by"])
         checks = [c for c in scan.checks if o["all"] or c.flagged]
         if o["format"] == "json":
             data = {

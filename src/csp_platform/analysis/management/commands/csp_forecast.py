@@ -12,8 +12,8 @@ from csp_platform.analysis import selectors
 from csp_platform.analysis.management.commands._options import (
     add_filters,
     add_format,
-    filters,
     number,
+    scope_from,
 )
 from csp_platform.analysis.periods import month_date, month_label, month_parse
 from csp_platform.core.commands import CspCommand
@@ -45,9 +45,8 @@ class Command(CspCommand):
 
     def run(self, **o: Any) -> None:
         through = month_parse(o["through"], "--through")
-        f = selectors.forecast_for_area(
-            o["area"], through, o["cell_size"], o["method"], **filters(o)
-        )
+        scope = scope_from(o, o["area"], period=(through, through))
+        f = selectors.forecast_for_area(scope, through, o["cell_size"], o["method"])
         order = f.top(1.0)  # every cell, highest score first (ties: south-west first)
         size = number(f.size_m)
         rows = [

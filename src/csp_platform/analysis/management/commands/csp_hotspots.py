@@ -11,9 +11,9 @@ from csp_platform.analysis import selectors
 from csp_platform.analysis.management.commands._options import (
     add_filters,
     add_format,
-    filters,
     fixed,
     number,
+    scope_from,
 )
 from csp_platform.analysis.periods import period_parse
 from csp_platform.core.commands import CspCommand
@@ -46,15 +46,15 @@ class Command(CspCommand):
         add_format(parser)
 
     def run(self, **o: Any) -> None:
+        period = period_parse(o["period"])
         report = selectors.hotspots_for_area(
-            o["area"],
-            period_parse(o["period"]),
+            scope_from(o, o["area"], period=period),
+            period,
             cell_size=o["cell_size"],
             method=o["method"],
             bandwidth=o["bandwidth"],
             permutations=o["permutations"],
             seed=o["seed"],
-            **filters(o),
         )
         if o["format"] == "json":
             self.stdout.write(json.dumps(report.to_json(), indent=2, allow_nan=False))

@@ -8,7 +8,11 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from csp_platform.analysis import selectors
-from csp_platform.analysis.management.commands._options import add_filters, add_format, filters
+from csp_platform.analysis.management.commands._options import (
+    add_filters,
+    add_format,
+    scope_from,
+)
 from csp_platform.analysis.periods import period_parse
 from csp_platform.core.commands import CspCommand
 from csp_platform.core.output import render
@@ -33,15 +37,15 @@ class Command(CspCommand):
         add_format(parser)
 
     def run(self, **o: Any) -> None:
+        period = period_parse(o["period"])
+        scope = scope_from(o, o["area"], period=period, categories=False, category=o["category"])
         report = selectors.knox_for_area(
-            o["area"],
-            period_parse(o["period"]),
-            o["category"],
+            scope,
+            period,
             space_threshold_m=o["distance"],
             time_threshold=o["months"],
             permutations=o["permutations"],
             seed=o["seed"],
-            sources=filters(o, categories=False)["sources"],
         )
         data = report.to_json()
         if o["format"] == "json":

@@ -8,7 +8,11 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from csp_platform.analysis import selectors
-from csp_platform.analysis.management.commands._options import add_filters, add_format, filters
+from csp_platform.analysis.management.commands._options import (
+    add_filters,
+    add_format,
+    scope_from,
+)
 from csp_platform.analysis.periods import period_parse
 from csp_platform.core.commands import CspCommand
 from csp_platform.core.output import render
@@ -33,7 +37,8 @@ class Command(CspCommand):
         add_format(parser)
 
     def run(self, **o: Any) -> None:
-        report = selectors.peer_comparison_for(o["area"], period_parse(o["period"]), **filters(o))
+        period = period_parse(o["period"])
+        report = selectors.peer_comparison_for(scope_from(o, o["area"], period=period), period)
         if o["format"] == "json":
             self.stdout.write(json.dumps(report.to_json(), indent=2, allow_nan=False))
             return

@@ -11,9 +11,9 @@ from csp_platform.analysis import selectors
 from csp_platform.analysis.management.commands._options import (
     add_filters,
     add_format,
-    filters,
     fixed,
     number,
+    scope_from,
 )
 from csp_platform.analysis.periods import period_parse
 from csp_platform.core.commands import CspCommand
@@ -39,9 +39,9 @@ class Command(CspCommand):
         add_format(parser)
 
     def run(self, **o: Any) -> None:
-        table = selectors.rates_for_areas(
-            o["level"], period_parse(o["period"]), parent_code=o["parent"], **filters(o)
-        )
+        period = period_parse(o["period"])
+        scope = scope_from(o, o["parent"], period=period, levels=("district",))
+        table = selectors.rates_for_areas(scope, o["level"], period)
         if o["format"] == "json":
             self.stdout.write(json.dumps(table.to_json(), indent=2, allow_nan=False))
             return

@@ -11,9 +11,9 @@ from csp_platform.analysis import selectors
 from csp_platform.analysis.management.commands._options import (
     add_filters,
     add_format,
-    filters,
     fixed,
     pct,
+    scope_from,
     share,
 )
 from csp_platform.analysis.periods import period_parse
@@ -44,12 +44,9 @@ class Command(CspCommand):
         add_format(parser)
 
     def run(self, **o: Any) -> None:
-        report = selectors.sia_for_area(
-            o["area"],
-            period_parse(o["period"], "--period"),
-            period_parse(o["baseline"], "--baseline"),
-            sources=filters(o, categories=False)["sources"],
-        )
+        period = period_parse(o["period"], "--period")
+        scope = scope_from(o, o["area"], period=period, categories=False)
+        report = selectors.sia_for_area(scope, period, period_parse(o["baseline"], "--baseline"))
         if o["format"] == "json":
             self.stdout.write(json.dumps(report.to_json(), indent=2, allow_nan=False))
         elif o["format"] == "csv":

@@ -18,7 +18,8 @@ EXAMPLES = Path(__file__).resolve().parents[5] / "examples" / "mappings"
 
 class Command(CspCommand):
     help = (
-        "Load the demo: Cleveland's districts, 2013 wards and 2011 LSOAs with 2011 census "
+        "Load the demo: Cleveland's districts, the 2013 and 2025 wards (2025 is the current "
+        "generation, the default everywhere) and the 2011 and 2021 LSOAs, with 2011 census "
         "population, every Cleveland Police street-level month in shared/data, and the "
         "DEFRA fly-tipping returns; then the four Cleveland partnerships and one demo sign-in per "
         "role in the Middlesbrough partnership."
@@ -36,7 +37,9 @@ class Command(CspCommand):
         for level, folder in (
             ("district", "districts_2011"),
             ("ward", "wards_2013"),
+            ("ward", "wards_2025"),
             ("lsoa", "lsoa_2011"),
+            ("lsoa", "lsoa_2021"),
         ):
             paths = [bounds / folder / f"{code}.geojson" for code in CLEVELAND]
             say(areas.areas_import(paths, level=level).summary())

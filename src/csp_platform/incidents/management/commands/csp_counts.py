@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.core.management.base import CommandParser
@@ -9,6 +10,7 @@ from django.core.management.base import CommandParser
 from csp_platform.core.commands import CspCommand, parse_month
 from csp_platform.core.output import FORMATS, render
 from csp_platform.incidents import selectors
+from csp_platform.incidents.scope import FULL_ACCESS, scope_resolve
 
 
 def _list(value: str | None) -> tuple[str, ...]:
@@ -30,19 +32,31 @@ class Command(CspCommand):
         parser.add_argument("--source", help="comma list of source codes")
         parser.add_argument("--category", help="comma list of category codes")
         parser.add_argument("--theme", help="comma list of theme codes")
+        parser.add_argument(
+            "--generation", help="ward boundary generation, e.g. 2013 (default: the newest)"
+        )
         parser.add_argument("--format", default="table", choices=FORMATS)
 
     def run(self, **o: Any) -> None:
         query = selectors.CountQuery(
             by=_list(o["by"]),
-            area=o["area"],
             month_from=parse_month(o["month_from"], "--from"),
             month_to=parse_month(o["month_to"], "--to"),
+        )
+        scope = scope_resolve(
+            FULL_ACCESS,
+            o["area"],
             sources=_list(o["source"]),
             categories=_list(o["category"]),
             themes=_list(o["theme"]),
+            generation=o["generation"],
         )
-        table = selectors.counts(query)
+        table = selectors.counts(scope, query)
+        words = selectors.not_covered(scope, query) if not table.rows else ""
+        if words:  # nothing any loaded source could have counted: words, never a zero
+            out = {"table": words, "csv": render([{"note": words}], ["note"], "csv")}
+            self.stdout.write(out.get(o["format"], json.dumps({"rows": [], "no_data": words})))
+            return
         self.stdout.write(render(table.rows, table.columns, o["format"]))
         for note in table.notes:
             self.stderr.write(f"note: {note}")
