@@ -21,6 +21,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from csp_platform.analysis import selectors as analysis
+from csp_platform.core import audit
 from csp_platform.core import services as core_services
 from csp_platform.core.errors import BadQuery
 from csp_platform.core.output import render as render_rows
@@ -198,6 +199,12 @@ def trend_data(request: HttpRequest, read: Read, partnership: str) -> JsonRespon
 def points_data(request: HttpRequest, read: Read, partnership: str) -> JsonResponse:
     """Incidents grouped by published (police.uk snap) point; never exact locations."""
     found = selectors.points(read.scope, read.filters)
+    audit.record(
+        action=audit.Action.CONSULTATION,
+        request=request,
+        target=scope_target(read.scope),
+        detail={"layer": "points", "filters": read.filters.params(), "points": len(found.points)},
+    )
     return JsonResponse(
         {
             "points": [asdict(p) for p in found.points],
@@ -270,6 +277,13 @@ def _aggregate_rows(read: Read, table: str) -> tuple[list[dict[str, Any]], list[
     return [asdict(r) for r in rows], columns
 
 
+def scope_target(scope: Scope) -> tuple[str, str]:
+    """The audit target of a read: the area asked for, or the whole partnership."""
+    if scope.area is not None:
+        return ("area", scope.area.code)
+    return ("partnership", scope.partnership.slug)
+
+
 def csv_download(
     request: HttpRequest,
     kind: str,
@@ -279,16 +293,17 @@ def csv_download(
     filename: str,
     *,
     point_level: bool,
+    target: tuple[str, str],
 ) -> HttpResponse:
-    """Record the export (who, role, partnership, what, filters), then hand the file over."""
+    """Record the export (an audited disclosure: who, role, partnership, what, filters),
+    then hand the file over."""
     core_services.export_record(
-        membership=request.membership,  # type: ignore[attr-defined]
+        request=request,
         kind=kind,
         parameters=parameters,
         rows=rows,
         point_level=point_level,
-        route=request.get_full_path(),
-        ip=request.META.get("REMOTE_ADDR"),
+        target=target,
     )
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -307,7 +322,16 @@ def _csv(
     f = read.filters
     name = f"{read.scope.partnership.slug}-{kind}-{f.period[0]:%Y-%m}-{f.period[1]:%Y-%m}.csv"
     body = render_rows(rows, columns, "csv") + "\n"
-    return csv_download(request, kind, f.params(), len(rows), body, name, point_level=point_level)
+    return csv_download(
+        request,
+        kind,
+        f.params(),
+        len(rows),
+        body,
+        name,
+        point_level=point_level,
+        target=scope_target(read.scope),
+    )
 
 
 @require_GET

@@ -29,6 +29,14 @@ CASES: list[tuple[str, dict[str, str], Perm, str]] = [
     ("hub:forecast", {}, Perm.VIEW_FORECAST, ""),
     ("incidents:data", {}, Perm.VIEW_DATA, ""),
     ("incidents:upload", {}, Perm.IMPORT_DATA, ""),
+    ("core:audit_search", {}, Perm.VIEW_AUDIT, "action=disclosure"),
+    (
+        "core:audit_seen",
+        {"target_type": "area", "target_id": MIDDLEHAVEN},
+        Perm.VIEW_ACCESS_LOG,
+        "",
+    ),
+    ("core:agreements", {}, Perm.VIEW_AGREEMENTS, ""),
 ]
 VISITORS = [*ROLE_OF, "no_membership", "anonymous"]
 
