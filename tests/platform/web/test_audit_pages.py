@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from csp_platform.core import services
 from csp_platform.core.models import AuditEvent, Organisation, Partnership
-from tests.platform.web.conftest import HARTLEPOOL_WARD, MIDDLEHAVEN, MIDDLESBROUGH
+from tests.platform.web.conftest import HARTLEPOOL_WARD, MIDDLEHAVEN, MIDDLESBROUGH, PASSWORD
 
 PERIODS = {"from": "2019-01", "to": "2019-02", "baseline_from": "2018-11", "baseline_to": "2018-12"}
 
@@ -178,3 +178,21 @@ def test_the_manager_sees_the_agreements_due_for_review(personas):
     due = body[body.index('id="due-for-review"') : body.index("All agreements")]
     assert "isa-due" in due and "isa-later" not in due
     assert "isa-later" in body
+
+
+def test_sign_in_success_failure_and_sign_out_are_audit_events(personas):
+    start = last_seq()
+    client = Client()
+    headers = {"REMOTE_ADDR": "192.0.2.44"}
+    client.post(reverse("core:sign_in"), {"username": "officer", "password": "wrong"}, **headers)
+    client.post(reverse("core:sign_in"), {"username": "nobody-here", "password": "x"}, **headers)
+    client.post(reverse("core:sign_in"), {"username": "officer", "password": PASSWORD}, **headers)
+    client.post(reverse("core:sign_out"), **headers)
+    events = new_events(start)
+    assert [(e.action, e.actor, e.ip) for e in events] == [
+        ("sign_in_failed", "officer", "192.0.2.44"),
+        ("sign_in_failed", "nobody-here", "192.0.2.44"),
+        ("sign_in", "officer", "192.0.2.44"),
+        ("sign_out", "officer", "192.0.2.44"),
+    ]
+    assert events[2].actor_id == personas["officer"].pk and events[0].actor_id is None
