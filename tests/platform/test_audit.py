@@ -287,3 +287,73 @@ def test_export_records_move_onto_the_audit_chain(fresh_env: dict[str, str], tmp
     assert events[1][8]["kind"] == "points" and events[1][8]["point_level"] is True
     assert events[0][8]["rows"] == 7
     assert "2 audit events checked; head #2" in run(fresh_env, "audit", "verify")
+
+
+REVOKED = """
+import json
+import django
+django.setup()
+from django.db import DatabaseError, connection, transaction
+from csp_platform.core import audit
+audit.record(action="consultation", actor="setup", target=("area", "E1"))
+tried = {}
+with audit.triggers_lifted():  # the privileges alone must stop the application role
+    for name, sql in [("update", "UPDATE core_auditevent SET actor = 'x'"),
+                      ("delete", "DELETE FROM core_auditevent"),
+                      ("truncate", "TRUNCATE core_auditevent"),
+                      ("head", "DELETE FROM core_audithead")]:
+        try:
+            with transaction.atomic(), connection.cursor() as c:
+                c.execute("SET LOCAL ROLE csp_app_test")
+                c.execute(sql)
+            tried[name] = "done"
+        except DatabaseError as exc:
+            tried[name] = "permission denied" if "permission denied" in str(exc) else str(exc)
+print(json.dumps(tried))
+"""
+
+
+def test_revoked_privileges_stop_a_separate_application_role(fresh_env: dict[str, str]):
+    """PostgreSQL: after `csp audit revoke --role R --commit` the role cannot change the log
+    even with the triggers gone; SQLite has no roles and the command says so."""
+    run(fresh_env, "migrate", "-v0")
+    if "DATABASE_URL" not in fresh_env:
+        done = subprocess.run(
+            [*CSP, "audit", "revoke", "--role", "app"], env=fresh_env, capture_output=True,
+            text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 1 and "roles exist only on PostgreSQL" in done.stderr
+        return
+    import psycopg
+
+    with psycopg.connect(fresh_env["DATABASE_URL"], autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS csp_app_test")
+        conn.execute("CREATE ROLE csp_app_test NOLOGIN")
+        conn.execute("GRANT USAGE ON SCHEMA public TO csp_app_test")  # as a deployment would
+        conn.execute("GRANT ALL ON ALL TABLES IN SCHEMA public TO csp_app_test")
+    try:
+        env = {**fresh_env, "DJANGO_SETTINGS_MODULE": "csp_platform.settings"}
+        printed = run(fresh_env, "audit", "revoke", "--role", "csp_app_test")
+        assert (
+            "Dry run" in printed and "REVOKE UPDATE, DELETE, TRUNCATE ON core_auditevent" in printed
+        )
+        run(fresh_env, "audit", "revoke", "--role", "csp_app_test", "--commit")
+        done = subprocess.run(
+            [CSP[0], "-c", REVOKED], env=env, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout) == dict.fromkeys(
+            ("update", "delete", "truncate", "head"), "permission denied"
+        )
+    finally:
+        with psycopg.connect(fresh_env["DATABASE_URL"], autocommit=True) as conn:
+            conn.execute("DROP OWNED BY csp_app_test")
+            conn.execute("DROP ROLE IF EXISTS csp_app_test")
+
+
+def test_the_audit_migrations_reverse_cleanly(fresh_env: dict[str, str]) -> None:
+    run(fresh_env, "migrate", "-v0")
+    run(fresh_env, "audit", "verify")
+    run(fresh_env, "migrate", "core", "0002", "-v0")
+    run(fresh_env, "migrate", "-v0")
+    assert "0 audit events checked; head #0" in run(fresh_env, "audit", "verify")
