@@ -2,7 +2,7 @@
 owners and auditors) and the information-sharing agreements due for review (managers).
 
 Each page is partnership-scoped and reads through the access-checked selectors in
-``core/selectors.py``; a search of the audit log is itself audited (a consultation).
+``core/selectors.py``; every look at the audit log is itself audited (a consultation).
 """
 
 from __future__ import annotations
@@ -28,13 +28,12 @@ def audit_search(request: HttpRequest, partnership: str) -> HttpResponse:
     query = form.query()
     events = Paginator(selectors.audit_search(membership, query), PAGE_SIZE)
     page = events.get_page(request.GET.get("page"))
-    if request.GET:
-        audit.record(
-            action=audit.Action.CONSULTATION,
-            request=request,
-            target=("audit", partnership),
-            detail={"search": {k: v for k, v in request.GET.items() if k != "page"}},
-        )
+    audit.record(
+        action=audit.Action.CONSULTATION,
+        request=request,
+        target=("audit", partnership),
+        detail={"search": {k: v for k, v in request.GET.items() if k != "page"}},
+    )
     status = 400 if form.errors else 200
     context = {"form": form, "page": page, "count": events.count, "query": _query(request)}
     return render(request, "core/audit/search.html", context, status=status)
