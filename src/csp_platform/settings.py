@@ -6,6 +6,7 @@ checks this). ``DATABASE_URL`` unset means an embedded SQLite file under ``var/`
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -175,6 +176,18 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 CSP_SIGN_IN_MAX_FAILURES = env_int("CSP_SIGN_IN_MAX_FAILURES", 6)
 CSP_SIGN_IN_LOCK_MINUTES = env_int("CSP_SIGN_IN_LOCK_MINUTES", 30)
+# The reverse proxies in front of the server (addresses or networks, comma list): behind
+# one of them the client's address is read from X-Forwarded-For (core/audit.py).
+CSP_TRUSTED_PROXIES = [
+    p.strip() for p in env_str("CSP_TRUSTED_PROXIES", "").split(",") if p.strip()
+]
+for _proxy in CSP_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"CSP_TRUSTED_PROXIES: {_proxy!r} is not an IP address or network."
+        ) from exc
 # Behind TLS (production): secure cookies and HSTS.
 CSP_SECURE_COOKIES = env_bool("CSP_SECURE_COOKIES", False)
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = CSP_SECURE_COOKIES

@@ -24,6 +24,26 @@ CLEVELAND = ("E06000001", "E06000002", "E06000003", "E06000004")
 REFERENCE = Path(__file__).resolve().parents[2] / "src/csp_platform/incidents/reference"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _audit_tables_flushable() -> Iterator[None]:
+    """The flush between live-server and transactional tests empties every table, the
+    append-only audit tables included: as their owner would, it lifts the triggers for the
+    flush only (core.audit.triggers_lifted). Nothing else in the suite can change a row."""
+    from django.db.backends.base.operations import BaseDatabaseOperations
+
+    from csp_platform.core import audit
+
+    original = BaseDatabaseOperations.execute_sql_flush
+
+    def flush(self: BaseDatabaseOperations, sql_list: list[str]) -> None:
+        with audit.triggers_lifted(self.connection.alias):
+            original(self, sql_list)
+
+    BaseDatabaseOperations.execute_sql_flush = flush  # type: ignore[method-assign]
+    yield
+    BaseDatabaseOperations.execute_sql_flush = original  # type: ignore[method-assign]
+
+
 @pytest.fixture(scope="session")
 def cleveland_areas(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> None:
     """Cleveland's districts, 2013 wards and 2011 LSOAs, committed once for the session."""

@@ -1,11 +1,8 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
-from csp_platform.core.models import ExportRecord, Membership, Organisation, Partnership
+from csp_platform.core.models import Membership, Organisation, Partnership
 
 
 @admin.register(Organisation)
@@ -27,22 +24,3 @@ class MembershipAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_filter = ("partnership", "role", "organisation")
     search_fields = ("user__username",)
     autocomplete_fields = ("user",)
-
-
-@admin.register(ExportRecord)
-class ExportRecordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    """The export log: readable by staff, never changed or deleted."""
-
-    list_display = ("created_at", "username", "role", "organisation", "partnership", "kind", "rows")
-    list_filter = ("kind", "point_level", "partnership", "role")
-    search_fields = ("username",)
-    date_hierarchy = "created_at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -3,13 +3,13 @@
 Every incident source belongs to an organisation, and a partnership is a set of
 organisations over a set of districts. A user belongs to a partnership through a
 :class:`Membership`, which names their organisation and their role; what each role may do is
-the table in ``core/permissions.py`` (docs/access-control.md). Exports are recorded in
-:class:`ExportRecord`, written only by ``core.services.export_record``.
+the table in ``core/permissions.py`` (docs/access-control.md). Every consultation,
+disclosure (export) and change of restricted data is an :class:`AuditEvent`, written only by
+``core.audit.record`` and append-only in the database itself (docs/audit.md).
+Information-sharing agreements are data (:class:`SharingAgreement`).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -62,6 +62,7 @@ class Role(models.TextChoices):
     COUNCILLOR = "councillor", "Councillor"
     DATA_MANAGER = "data_manager", "Data manager"
     ADMINISTRATOR = "administrator", "Administrator"
+    AUDITOR = "auditor", "Auditor"
 
 
 class Membership(models.Model):
@@ -91,47 +92,144 @@ class Membership(models.Model):
         return f"{self.user} ({self.get_role_display()}, {self.organisation}) in {self.partnership}"
 
 
-class AppendOnly(Exception):
-    """Audit rows are never changed or deleted through the application."""
+class AuditAction(models.TextChoices):
+    """What happened: DPA 2018 s.62(1)'s operations, plus sign-in events."""
+
+    COLLECTION = "collection", "Collection"
+    ALTERATION = "alteration", "Alteration"
+    CONSULTATION = "consultation", "Consultation"
+    DISCLOSURE = "disclosure", "Disclosure"
+    COMBINATION = "combination", "Combination"
+    ERASURE = "erasure", "Erasure"
+    SIGN_IN = "sign_in", "Sign-in"
+    SIGN_IN_FAILED = "sign_in_failed", "Failed sign-in"
+    SIGN_OUT = "sign_out", "Sign-out"
 
 
-class ExportRecord(models.Model):
-    """One export (a CSV download): who, in which role and partnership, what, when (UTC).
+class AuditEvent(models.Model):
+    """One audited event: who (user, organisation, role, partnership), when (UTC), what
+    (action, target, before and after, recipient), where from (route, client address), why
+    (purpose), and its place in the hash chain.
 
-    Append-only: written by ``core.services.export_record``; saving an existing row or
-    deleting one raises :class:`AppendOnly`.
+    Append-only in the database: triggers refuse UPDATE and DELETE on both engines
+    (migration 0004). The people and partnerships are copied as ids and names, with no
+    foreign keys, so deleting a user or a partnership changes no audit row.
+    ``hash`` = SHA-256 of the row's content and ``prev_hash`` (core.audit.event_hash).
     """
 
-    created_at = models.DateTimeField(auto_now_add=True)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    username = models.CharField(max_length=150)
-    partnership = models.ForeignKey(
-        Partnership, null=True, on_delete=models.SET_NULL, related_name="exports"
-    )
-    organisation = models.CharField(max_length=200)
-    role = models.CharField(max_length=24, choices=Role.choices)
-    kind = models.CharField(max_length=40, help_text="What was exported, e.g. 'wards'.")
-    point_level = models.BooleanField(default=False)
-    parameters = models.JSONField(default=dict, help_text="The filters of the export.")
-    rows = models.PositiveIntegerField()
-    route = models.CharField(max_length=500)
+    seq = models.BigIntegerField(unique=True, help_text="Position in the hash chain, from 1.")
+    at = models.DateTimeField(db_index=True)
+    actor_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    actor = models.CharField(max_length=150, blank=True, help_text="The username, as it was.")
+    partnership_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    partnership = models.CharField(max_length=80, blank=True, help_text="The partnership slug.")
+    organisation = models.CharField(max_length=200, blank=True)
+    role = models.CharField(max_length=24, blank=True)
+    action = models.CharField(max_length=20, choices=AuditAction.choices, db_index=True)
+    target_type = models.CharField(max_length=60, blank=True)
+    target_id = models.CharField(max_length=120, blank=True)
+    recipient = models.CharField(max_length=300, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    purpose = models.CharField(max_length=500, blank=True)
+    route = models.CharField(max_length=500, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-seq"]
+        indexes = [models.Index(fields=["target_type", "target_id"], name="audit_target")]
 
     def __str__(self) -> str:
-        return f"{self.username}: {self.kind} ({self.rows} rows), {self.created_at:%Y-%m-%d %H:%M}"
+        return f"#{self.seq} {self.at:%Y-%m-%d %H:%M} {self.actor or '-'} {self.action}"
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None:
-            raise AppendOnly("export records cannot be changed")
-        super().save(*args, **kwargs)
 
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise AppendOnly("export records cannot be deleted")
+class AuditHead(models.Model):
+    """The single row (id 1) naming the chain's last event: appends lock it, so they are
+    serialised, and a trigger lets it only move forward by one to an event that exists, so
+    a deleted tail is detected by ``csp audit verify``."""
+
+    seq = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"audit head #{self.seq}"
+
+
+class DataClass(models.TextChoices):
+    """Classes of data an information-sharing agreement covers."""
+
+    INCIDENT_AGGREGATES = "incident_aggregates", "Incident counts and rates"
+    INCIDENT_POINTS = "incident_points", "Incidents at published map points"
+    INCIDENT_RECORDS = "incident_records", "Incident records"
+    PERSONAL = "personal", "Personal data"
+    SPECIAL_CATEGORY = "special_category", "Special category data"
+    CRIMINAL_OFFENCE = "criminal_offence", "Criminal offence data"
+
+
+class LegalBasis(models.TextChoices):
+    """The statutory power to share."""
+
+    CDA_1998_S115 = "cda_1998_s115", "Crime and Disorder Act 1998, s.115"
+    CDA_1998_S17A = "cda_1998_s17a", "Crime and Disorder Act 1998, s.17A"
+
+
+class ProcessingCondition(models.TextChoices):
+    """The data-protection condition the sharing relies on."""
+
+    GDPR_6_1_C = "uk_gdpr_6_1_c", "UK GDPR Art 6(1)(c): legal obligation"
+    GDPR_6_1_E = "uk_gdpr_6_1_e", "UK GDPR Art 6(1)(e): public task"
+    GDPR_9_2_G = "uk_gdpr_9_2_g", "UK GDPR Art 9(2)(g): substantial public interest"
+    GDPR_10 = "uk_gdpr_10", "UK GDPR Art 10 with DPA 2018 Sch 1 Part 2"
+    DPA_PART3_S35 = "dpa_2018_s35", "DPA 2018 Part 3, s.35: law enforcement processing"
+    DPA_PART3_S35_SENSITIVE = "dpa_2018_s35_8", "DPA 2018 Part 3, s.35(8) and Sch 8"
+
+
+class SharingAgreement(models.Model):
+    """An information-sharing agreement (ISA) between partner organisations.
+
+    Sharing outside an active agreement is refused by ``core.services.isa_check``. Written
+    only through the services (``isa_create``, ``isa_update``), each change audited.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+        ENDED = "ended", "Ended"
+
+    reference = models.SlugField(max_length=80, unique=True)
+    title = models.CharField(max_length=200)
+    partnership = models.ForeignKey(
+        Partnership, on_delete=models.PROTECT, related_name="agreements"
+    )
+    parties = models.ManyToManyField(Organisation, related_name="agreements")
+    purposes = models.JSONField(default=list, help_text="Purposes, as short phrases.")
+    data_classes = models.JSONField(default=list, help_text="DataClass values.")
+    legal_bases = models.JSONField(default=list, help_text="LegalBasis values.")
+    conditions = models.JSONField(default=list, help_text="ProcessingCondition values.")
+    start = models.DateField()
+    review = models.DateField()
+    end = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["review", "reference"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(review__gte=models.F("start")), name="isa_review_after_start"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(end__isnull=True) | models.Q(end__gte=models.F("start")),
+                name="isa_end_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference}: {self.title}"
 
 
 class SignInThrottle(models.Model):

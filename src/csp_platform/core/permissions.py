@@ -41,23 +41,44 @@ class Perm(StrEnum):
     EXPORT_POINTS = "export_points"  # CSV of published points (recorded)
     VIEW_DATA = "view_data"  # the data page: sources, months, quality report
     IMPORT_DATA = "import_data"  # upload a file through the import service
+    VIEW_AUDIT = "view_audit"  # the audit search (every audited event of the partnership)
+    VIEW_ACCESS_LOG = "view_access_log"  # "who has seen this record", for records one owns
+    VIEW_AGREEMENTS = "view_agreements"  # information-sharing agreements, those due for review
 
 
 _ALL = frozenset(Perm)
+_AUDIT = frozenset({Perm.VIEW_AUDIT, Perm.VIEW_AGREEMENTS})
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
-    Role.ANALYST: _ALL - {Perm.IMPORT_DATA},
+    Role.ANALYST: _ALL - {Perm.IMPORT_DATA} - _AUDIT,
     Role.PARTNER_OFFICER: frozenset(
         {Perm.VIEW_AGGREGATES, Perm.VIEW_HOTSPOTS, Perm.VIEW_POINTS, Perm.VIEW_FORECAST}
     ),
     Role.PARTNERSHIP_MANAGER: frozenset(
-        {Perm.VIEW_AGGREGATES, Perm.VIEW_HOTSPOTS, Perm.VIEW_FORECAST, Perm.EXPORT_AGGREGATES}
+        {
+            Perm.VIEW_AGGREGATES,
+            Perm.VIEW_HOTSPOTS,
+            Perm.VIEW_FORECAST,
+            Perm.EXPORT_AGGREGATES,
+            Perm.VIEW_AGREEMENTS,
+        }
     ),
     # Councillors: aggregates only (counts and rates by ward), which they may take away.
     Role.COUNCILLOR: frozenset({Perm.VIEW_AGGREGATES, Perm.EXPORT_AGGREGATES}),
     Role.DATA_MANAGER: frozenset(
-        {Perm.VIEW_AGGREGATES, Perm.EXPORT_AGGREGATES, Perm.VIEW_DATA, Perm.IMPORT_DATA}
+        {
+            Perm.VIEW_AGGREGATES,
+            Perm.EXPORT_AGGREGATES,
+            Perm.VIEW_DATA,
+            Perm.IMPORT_DATA,
+            Perm.VIEW_ACCESS_LOG,
+        }
     ),
-    Role.ADMINISTRATOR: _ALL,
+    # Administrators do not search the audit log of their own actions: the auditor does.
+    Role.ADMINISTRATOR: _ALL - {Perm.VIEW_AUDIT},
+    # Auditors (e.g. the data protection officer): the audit log, agreements and aggregates.
+    Role.AUDITOR: frozenset(
+        {Perm.VIEW_AGGREGATES, Perm.VIEW_AUDIT, Perm.VIEW_ACCESS_LOG, Perm.VIEW_AGREEMENTS}
+    ),
 }
 
 PUBLIC = "public"

@@ -1,26 +1,36 @@
-"""Writes for organisations, partnerships, memberships, export records and sign-in throttling,
-and the demo set-up."""
+"""Writes for organisations, partnerships, memberships, exports (audited disclosures),
+information-sharing agreements and sign-in throttling, and the demo set-up."""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import yaml
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
 from csp_platform.areas.models import Area
+from csp_platform.core import audit
+from csp_platform.core.errors import ImportRejected, NotPermitted
 from csp_platform.core.models import (
-    ExportRecord,
+    AuditAction,
+    AuditEvent,
+    DataClass,
+    LegalBasis,
     Membership,
     Organisation,
     Partnership,
+    ProcessingCondition,
     Role,
+    SharingAgreement,
     SignInThrottle,
 )
 
@@ -109,6 +119,7 @@ DEMO_USERS = (
     (Role.PARTNERSHIP_MANAGER, "manager", "middlesbrough-council"),
     (Role.COUNCILLOR, "councillor", "middlesbrough-council"),
     (Role.DATA_MANAGER, "data-manager", "middlesbrough-council"),
+    (Role.AUDITOR, "auditor", "middlesbrough-council"),
 )
 
 
@@ -135,28 +146,31 @@ def demo_users_reset(partnership_slug: str = "middlesbrough") -> list[DemoLogin]
 
 def export_record(
     *,
-    membership: Membership,
+    request: HttpRequest,
     kind: str,
     parameters: dict[str, Any],
     rows: int,
     point_level: bool,
-    route: str,
-    ip: str | None,
-) -> ExportRecord:
-    """Record an export; call it in the view that hands the file over, before returning it."""
-    user = membership.user
-    return ExportRecord.objects.create(
-        user=user,
-        username=user.get_username(),
-        partnership=membership.partnership,
-        organisation=membership.organisation.name,
-        role=membership.role,
-        kind=kind,
-        point_level=point_level,
-        parameters=parameters,
-        rows=rows,
-        route=route[:500],
-        ip=ip,
+    target: tuple[str, str],
+    purpose: str = "",
+) -> AuditEvent:
+    """Record an export as an audit *disclosure* to the exporting user and organisation;
+    call it in the view that hands the file over, before returning it. ``request`` carries
+    the membership (who, organisation, role, partnership), the route and the address."""
+    membership: Membership = request.membership  # type: ignore[attr-defined]
+    recipient = f"{membership.user.get_username()} ({membership.organisation.name})"
+    return audit.record(
+        action=AuditAction.DISCLOSURE,
+        request=request,
+        target=target,
+        recipient=recipient,
+        purpose=purpose,
+        detail={
+            "kind": kind,
+            "parameters": parameters,
+            "rows": rows,
+            "point_level": point_level,
+        },
     )
 
 
@@ -212,3 +226,232 @@ def user_sessions_end(user: AbstractBaseUser) -> int:
             session.delete()
             ended += 1
     return ended
+
+
+# ----------------------------------------------------------------------------------------
+# Information-sharing agreements: written here (each change audited), checked by isa_check
+
+ISA_FIELDS = (
+    "title", "purposes", "data_classes", "legal_bases", "conditions", "start", "review",
+    "end", "status",
+)  # fmt: skip
+_CHOICES = {
+    "data_classes": DataClass,
+    "legal_bases": LegalBasis,
+    "conditions": ProcessingCondition,
+}
+
+
+class OutsideAgreement(NotPermitted):
+    """A grant or disclosure that no active information-sharing agreement covers."""
+
+
+def _isa_clean(values: dict[str, Any]) -> dict[str, Any]:
+    """Check an agreement's fields; ImportRejected names the first bad field."""
+    for name, choices in _CHOICES.items():
+        items = values.get(name, [])
+        if not isinstance(items, list) or not items:
+            raise ImportRejected(f"{name}: give at least one of {', '.join(choices.values)}")
+        unknown = [i for i in items if i not in choices.values]
+        if unknown:
+            raise ImportRejected(
+                f"{name}: {unknown[0]!r} is not one of {', '.join(choices.values)}"
+            )
+    purposes = values.get("purposes", [])
+    if (
+        not isinstance(purposes, list)
+        or not purposes
+        or not all(isinstance(p, str) and p.strip() for p in purposes)
+    ):
+        raise ImportRejected("purposes: give at least one purpose, as text")
+    values["purposes"] = [p.strip() for p in purposes]
+    if values.get("status", "draft") not in SharingAgreement.Status.values:
+        raise ImportRejected(
+            f"status: {values['status']!r} is not one of "
+            f"{', '.join(SharingAgreement.Status.values)}"
+        )
+    start, review, end = values.get("start"), values.get("review"), values.get("end")
+    if not isinstance(start, date) or not isinstance(review, date):
+        raise ImportRejected("start and review: give both as dates (YYYY-MM-DD)")
+    if review < start:
+        raise ImportRejected("review: the review date is before the start date")
+    if end is not None and (not isinstance(end, date) or end < start):
+        raise ImportRejected("end: give a date (YYYY-MM-DD) on or after the start date")
+    return values
+
+
+def _isa_snapshot(agreement: SharingAgreement) -> dict[str, Any]:
+    snap = {name: getattr(agreement, name) for name in ISA_FIELDS}
+    snap["parties"] = sorted(agreement.parties.values_list("slug", flat=True))
+    return snap
+
+
+@transaction.atomic
+def isa_create(
+    *,
+    reference: str,
+    partnership: Partnership,
+    parties: list[Organisation],
+    by: Any = None,
+    membership: Membership | None = None,
+    **values: Any,
+) -> SharingAgreement:
+    """A new agreement between ``parties`` (at least two organisations), audited as a
+    collection with its values."""
+    if len({p.pk for p in parties}) < 2:
+        raise ImportRejected("parties: an agreement needs at least two organisations")
+    unknown = set(values) - set(ISA_FIELDS)
+    if unknown:
+        raise ImportRejected(f"{sorted(unknown)[0]}: not a field of an agreement")
+    if SharingAgreement.objects.filter(reference=reference).exists():
+        raise ImportRejected(f"reference: an agreement {reference!r} already exists")
+    agreement = SharingAgreement.objects.create(
+        reference=reference, partnership=partnership, **_isa_clean(values)
+    )
+    agreement.parties.set(parties)
+    audit.record(
+        action=AuditAction.COLLECTION,
+        actor=by,
+        membership=membership,
+        target=agreement,
+        after=_isa_snapshot(agreement),
+        detail={"partnership": partnership.slug},
+    )
+    return agreement
+
+
+@transaction.atomic
+def isa_update(
+    *,
+    agreement: SharingAgreement,
+    parties: list[Organisation] | None = None,
+    by: Any = None,
+    membership: Membership | None = None,
+    **changes: Any,
+) -> SharingAgreement:
+    """Change an agreement (dates, status, purposes, ...), audited as an alteration with
+    the values before and after."""
+    unknown = set(changes) - set(ISA_FIELDS)
+    if unknown:
+        raise ImportRejected(f"{sorted(unknown)[0]}: not a field of an agreement")
+    agreement = SharingAgreement.objects.select_for_update().get(pk=agreement.pk)
+    before = _isa_snapshot(agreement)
+    values = _isa_clean({**{n: getattr(agreement, n) for n in ISA_FIELDS}, **changes})
+    for name, value in values.items():
+        setattr(agreement, name, value)
+    agreement.save()
+    if parties is not None:
+        if len({p.pk for p in parties}) < 2:
+            raise ImportRejected("parties: an agreement needs at least two organisations")
+        agreement.parties.set(parties)
+    after = _isa_snapshot(agreement)
+    changed = sorted(k for k in after if after[k] != before[k])
+    audit.record(
+        action=AuditAction.ALTERATION,
+        actor=by,
+        membership=membership,
+        target=agreement,
+        before={k: before[k] for k in changed},
+        after={k: after[k] for k in changed},
+    )
+    return agreement
+
+
+def isa_check(
+    from_org: Organisation,
+    to_org: Organisation,
+    data_class: str,
+    purpose: str,
+    *,
+    on: date | None = None,
+) -> SharingAgreement:
+    """The active agreement under which ``from_org`` may share ``data_class`` with
+    ``to_org`` for ``purpose`` on the day ``on`` (today, Europe/London, by default).
+
+    Raises :class:`OutsideAgreement` if none covers it: no agreement with both as parties,
+    none active on that day (status active, started, not ended), or none naming the data
+    class and the purpose. A panel or a named user is checked through their organisations.
+    """
+    on = on or timezone.localdate()
+    wanted = purpose.strip().casefold()
+    candidates = (
+        SharingAgreement.objects.filter(
+            status=SharingAgreement.Status.ACTIVE, start__lte=on, parties=from_org
+        )
+        .filter(parties=to_org)
+        .exclude(end__lt=on)
+        .order_by("reference")
+    )
+    for agreement in candidates:
+        if data_class in agreement.data_classes and wanted in {
+            p.casefold() for p in agreement.purposes
+        }:
+            return agreement
+    raise OutsideAgreement(
+        f"No active information-sharing agreement lets {from_org.name} share "
+        f"{DataClass(data_class).label.lower() if data_class in DataClass.values else data_class}"
+        f" with {to_org.name} for {purpose!r} on {on:%d %B %Y}."
+    )
+
+
+def isa_from_yaml(path: Path) -> dict[str, Any]:
+    """An agreement's fields read from a YAML file (docs/audit.md shows one); errors name
+    the file and the field. Aliases are refused (a mapping file is small and plain)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ImportRejected(f"{path}: cannot be read ({exc})") from exc
+    if "&" in text or "*" in text:
+        try:
+            events = list(yaml.parse(text, Loader=yaml.SafeLoader))
+        except yaml.YAMLError as exc:
+            raise ImportRejected(f"{path}: not valid YAML ({exc})") from exc
+        if any(isinstance(e, yaml.AliasEvent) for e in events):
+            raise ImportRejected(f"{path}: YAML aliases are not accepted")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ImportRejected(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ImportRejected(f"{path}: expected a mapping of fields")
+    for name in ("reference", "title", "partnership", "parties", "start", "review"):
+        if name not in data:
+            raise ImportRejected(f"{path}: {name}: missing")
+    return data
+
+
+@transaction.atomic
+def isa_load(data: dict[str, Any], *, by: str, source: str) -> tuple[SharingAgreement, bool]:
+    """Create or update the agreement ``data`` describes (from :func:`isa_from_yaml`).
+    Returns the agreement and whether it was new."""
+    try:
+        partnership = Partnership.objects.get(slug=data["partnership"])
+    except Partnership.DoesNotExist as exc:
+        msg = f"{source}: partnership: no partnership {data['partnership']!r}"
+        raise ImportRejected(msg) from exc
+    slugs = data["parties"] if isinstance(data["parties"], list) else []
+    parties = list(Organisation.objects.filter(slug__in=slugs))
+    missing = sorted(set(slugs) - {o.slug for o in parties})
+    if missing or not slugs:
+        raise ImportRejected(
+            f"{source}: parties: no organisation {missing[0]!r}"
+            if missing
+            else f"{source}: parties: give the organisations' slugs as a list"
+        )
+    values = {k: data[k] for k in ISA_FIELDS if k in data}
+    existing = SharingAgreement.objects.filter(reference=data["reference"]).first()
+    try:
+        if existing is None:
+            made = isa_create(
+                reference=str(data["reference"]),
+                partnership=partnership,
+                parties=parties,
+                by=by,
+                **values,
+            )
+            return made, True
+        if existing.partnership_id != partnership.pk:
+            raise ImportRejected("partnership: the agreement belongs to another partnership")
+        return isa_update(agreement=existing, parties=parties, by=by, **values), False
+    except ImportRejected as exc:
+        raise ImportRejected(f"{source}: {exc}") from exc

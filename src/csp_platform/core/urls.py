@@ -1,10 +1,17 @@
 from django.urls import path
 
-from csp_platform.core import views
+from csp_platform.core import audit_views, views
 
 app_name = "core"
 urlpatterns = [
     path("", views.home, name="home"),
     path("sign-in/", views.sign_in, name="sign_in"),
     path("sign-out/", views.sign_out, name="sign_out"),
+    path("p/<slug:partnership>/audit/", audit_views.audit_search, name="audit_search"),
+    path(
+        "p/<slug:partnership>/audit/seen/<str:target_type>/<str:target_id>/",
+        audit_views.audit_seen,
+        name="audit_seen",
+    ),
+    path("p/<slug:partnership>/agreements/", audit_views.agreements, name="agreements"),
 ]

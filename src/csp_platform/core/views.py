@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from csp_platform.core import selectors, services
+from csp_platform.core import audit, selectors, services
 from csp_platform.core.forms import SignInForm
 from csp_platform.core.permissions import public, signed_in
 
@@ -57,11 +57,13 @@ def _attempt(request: HttpRequest, username: str, password: str) -> str | None:
         return paused
     user = authenticate(request, username=username, password=password)
     if user is None:
+        audit.record(action=audit.Action.SIGN_IN_FAILED, actor=username, request=request)
         now_paused = services.sign_in_failed(username)
         security_log.warning("sign-in failed: username=%r paused=%s", username, now_paused)
         return paused if now_paused else wrong
     services.sign_in_succeeded(username)
     login(request, user)  # a new session key at sign-in
+    audit.record(action=audit.Action.SIGN_IN, request=request)
     security_log.info("sign-in: username=%r", username)
     return None
 
@@ -70,6 +72,7 @@ def _attempt(request: HttpRequest, username: str, password: str) -> str | None:
 @require_POST
 def sign_out(request: HttpRequest) -> HttpResponse:
     security_log.info("sign-out: username=%r", request.user.get_username())
+    audit.record(action=audit.Action.SIGN_OUT, request=request)
     logout(request)
     return redirect("core:sign_in")
 

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET
 from csp_platform.analysis import selectors as analysis
 from csp_platform.analysis.periods import Period, add_months, month_date
 from csp_platform.areas.models import Area
+from csp_platform.core import audit
 from csp_platform.core.cache import cached
 from csp_platform.core.errors import BadQuery
 from csp_platform.core.output import render as render_rows
@@ -133,11 +134,25 @@ def ward(request: HttpRequest, partnership: str, code: str) -> HttpResponse:
         "chart": _profile_chart(profile),
         "hotspots": _hotspot_map(profile.hotspots) if _can(request, Perm.VIEW_HOTSPOTS) else None,
         "outline": selectors.area_geometry_json(area),
-        "show_places": _can(request, Perm.VIEW_POINTS),
+        "show_places": _places_read(request, area, profile.sia),
         "query": urlencode({"from": f"{cmp.period[0]:%Y-%m}", "to": f"{cmp.period[1]:%Y-%m}"}),
         **_map_settings(),
     }
     return render(request, "hub/ward.html", context, status=400 if cmp.form.errors else 200)
+
+
+def _places_read(request: HttpRequest, area: Area, report: Any) -> bool:
+    """Whether the page shows the top repeat locations (map points); each showing is an
+    audited consultation of point-level data."""
+    if not _can(request, Perm.VIEW_POINTS):
+        return False
+    audit.record(
+        action=audit.Action.CONSULTATION,
+        request=request,
+        target=("area", area.code),
+        detail={"layer": "repeat_locations", "locations": len(report.top_locations)},
+    )
+    return True
 
 
 def _profile_chart(profile: Any) -> str:
@@ -184,7 +199,7 @@ def sia(request: HttpRequest, partnership: str) -> HttpResponse:
         "periods": cmp.fields(),
         "area": area,
         "sia": report,
-        "show_places": _can(request, Perm.VIEW_POINTS),
+        "show_places": _places_read(request, area, report),
     }
     return render(request, "hub/sia.html", context, status=400 if cmp.form.errors else 200)
 
@@ -204,7 +219,9 @@ def export_sia(request: HttpRequest, partnership: str) -> HttpResponse:
     body = render_rows(rows, SIA_COLUMNS, "csv") + "\n"
     params = {**request.GET.dict(), "area": area.code}
     name = f"{partnership}-sia-{area.code}-{cmp.period[0]:%Y-%m}-{cmp.period[1]:%Y-%m}.csv"
-    return csv_download(request, "sia", params, len(rows), body, name, point_level=False)
+    return csv_download(
+        request, "sia", params, len(rows), body, name, point_level=False, target=("area", area.code)
+    )
 
 
 @require_GET

@@ -23,6 +23,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from csp_platform.analysis import selectors as analysis
+from csp_platform.core import audit
 from csp_platform.core import services as core_services
 from csp_platform.core.cache import cached
 from csp_platform.core.errors import BadQuery
@@ -206,6 +207,12 @@ def trend_data(request: HttpRequest, read: Read, partnership: str) -> JsonRespon
 def points_data(request: HttpRequest, read: Read, partnership: str) -> JsonResponse:
     """Incidents grouped by published (police.uk snap) point; never exact locations."""
     found = selectors.points(read.scope)
+    audit.record(
+        action=audit.Action.CONSULTATION,
+        request=request,
+        target=scope_target(read),
+        detail={"layer": "points", "filters": read.filters.params(), "points": len(found.points)},
+    )
     return JsonResponse(
         {
             "points": [asdict(p) for p in found.points],
@@ -291,6 +298,13 @@ def _aggregate_rows(read: Read, table: str) -> tuple[list[dict[str, Any]], list[
     return rows, [*columns, "note"]
 
 
+def scope_target(read: Read) -> tuple[str, str]:
+    """The audit target of a read: the area asked for, or the whole partnership."""
+    if read.scope.area is not None:
+        return ("area", read.scope.area.code)
+    return ("partnership", read.partnership.slug)
+
+
 def csv_download(
     request: HttpRequest,
     kind: str,
@@ -300,16 +314,17 @@ def csv_download(
     filename: str,
     *,
     point_level: bool,
+    target: tuple[str, str],
 ) -> HttpResponse:
-    """Record the export (who, role, partnership, what, filters), then hand the file over."""
+    """Record the export (an audited disclosure: who, role, partnership, what, filters),
+    then hand the file over."""
     core_services.export_record(
-        membership=request.membership,  # type: ignore[attr-defined]
+        request=request,
         kind=kind,
         parameters=parameters,
         rows=rows,
         point_level=point_level,
-        route=request.get_full_path(),
-        ip=request.META.get("REMOTE_ADDR"),
+        target=target,
     )
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -328,7 +343,16 @@ def _csv(
     f = read.filters
     name = f"{read.partnership.slug}-{kind}-{f.period[0]:%Y-%m}-{f.period[1]:%Y-%m}.csv"
     body = render_rows(rows, columns, "csv") + "\n"
-    return csv_download(request, kind, f.params(), len(rows), body, name, point_level=point_level)
+    return csv_download(
+        request,
+        kind,
+        f.params(),
+        len(rows),
+        body,
+        name,
+        point_level=point_level,
+        target=scope_target(read),
+    )
 
 
 @require_GET

@@ -35,7 +35,9 @@ from django.http import Http404
 
 from csp_platform.areas.models import Area
 from csp_platform.areas.selectors import area_geometry
+from csp_platform.core import audit
 from csp_platform.core.errors import BadQuery
+from csp_platform.core.selectors import data_owner
 from csp_platform.incidents.models import AreaMonthCount, Category, Source, Theme
 
 Period = tuple[date, date]
@@ -88,6 +90,14 @@ def access_for(membership: Any) -> Access:
     partnership = membership.partnership
     ids = tuple(sorted(partnership.districts.values_list("id", flat=True)))
     return Access(ids, f"partnership={partnership.pk};role={membership.role}")
+
+
+@audit.owner("area")
+def _area_owner(membership: Any, code: str) -> bool:
+    """An area's audit trail ("who has seen this") belongs to its partnership's data
+    managers; an area outside the partnership is a 404."""
+    area_resolve(code, access_for(membership))
+    return data_owner(membership)
 
 
 # ----------------------------------------------------------------------------------------

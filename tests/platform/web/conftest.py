@@ -24,7 +24,6 @@ from csp_platform.areas.models import Area
 from csp_platform.core import services as core_services
 from csp_platform.core.cache import forget
 from csp_platform.core.models import (
-    ExportRecord,
     Membership,
     Organisation,
     Partnership,
@@ -51,6 +50,7 @@ PERSONAS: dict[str, tuple[str, Role, str]] = {
     "councillor": (MIDDLESBROUGH, Role.COUNCILLOR, "middlesbrough-council"),
     "data_manager": (MIDDLESBROUGH, Role.DATA_MANAGER, "middlesbrough-council"),
     "administrator": (MIDDLESBROUGH, Role.ADMINISTRATOR, "middlesbrough-council"),
+    "auditor": (MIDDLESBROUGH, Role.AUDITOR, "middlesbrough-council"),
     # An analyst of another partnership: an outsider to Middlesbrough.
     "outsider": ("hartlepool", Role.ANALYST, "hartlepool-council"),
 }
@@ -110,7 +110,6 @@ def world_remove() -> None:
     ImportBatch.objects.all().delete()
     Source.objects.all().delete()
     Membership.objects.all().delete()
-    ExportRecord.objects.all()._raw_delete(ExportRecord.objects.db)  # append-only model
     SignInThrottle.objects.all().delete()
     get_user_model().objects.all().delete()
     Partnership.objects.all().delete()

@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from csp_platform.analysis import selectors as analysis
-from csp_platform.core.models import ExportRecord
+from csp_platform.core.models import AuditEvent
 from csp_platform.incidents.scope import FULL_ACCESS, scope_resolve
 from tests.platform.web.conftest import MIDDLEHAVEN, MIDDLESBROUGH
 
@@ -51,10 +51,15 @@ def test_the_sia_table_downloads_as_a_recorded_csv(personas):
         reverse("hub:export_sia", args=[MIDDLESBROUGH]), {"area": MIDDLEHAVEN, **PERIODS}
     )
     assert response.status_code == 200 and response.content.startswith(b"level,theme,theme_name")
-    record = ExportRecord.objects.order_by("-id").first()
-    assert (record.kind, record.role, record.parameters["area"]) == (
+    record = AuditEvent.objects.order_by("-seq").first()
+    assert (record.detail["kind"], record.role, record.detail["parameters"]["area"]) == (
         "sia",
         "councillor",
+        MIDDLEHAVEN,
+    )
+    assert (record.action, record.target_type, record.target_id) == (
+        "disclosure",
+        "area",
         MIDDLEHAVEN,
     )
 

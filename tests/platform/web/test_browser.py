@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
+from csp_platform.core import audit, services
+from csp_platform.core.models import AuditAction, Membership, Organisation, Partnership
 from csp_platform.incidents.models import Incident
 from tests.platform.web.conftest import (
     MIDDLEHAVEN,
@@ -348,3 +352,58 @@ def test_sign_in_error_and_refusal_pages_are_accessible(
         v.check_accessibility("404")
     finally:
         v.close()
+
+
+def test_the_audit_pages_work_by_keyboard_and_are_accessible(
+    transactional_db: None, chromium: Any, live_server: Any, shots: Any
+) -> None:
+    areas_ensure()
+    personas_create()
+    officer = Membership.objects.get(user__username="officer")
+    for _ in range(3):
+        audit.record(
+            action=AuditAction.CONSULTATION,
+            actor=officer.user,
+            membership=officer,
+            target=("area", MIDDLEHAVEN),
+            detail={"layer": "points", "points": 12},
+        )
+    services.isa_create(
+        reference="isa-asb",
+        title="ASB hotspot sharing",
+        partnership=Partnership.objects.get(slug=MIDDLESBROUGH),
+        parties=list(
+            Organisation.objects.filter(slug__in=["cleveland-police", "middlesbrough-council"])
+        ),
+        purposes=["ASB tasking"],
+        data_classes=["incident_points"],
+        legal_bases=["cda_1998_s115"],
+        conditions=["uk_gdpr_6_1_e"],
+        start=date(2025, 1, 1),
+        review=timezone.localdate() + timedelta(days=7),
+        status="active",
+    )
+    auditor = Visit(chromium, live_server.url, shots, axe=True)
+    try:
+        auditor.sign_in("auditor")
+        page = auditor.go(reverse("core:audit_search", args=[MIDDLESBROUGH]))
+        auditor.check_accessibility("audit search")
+        page.focus("#id_user")
+        page.keyboard.type("officer")
+        page.select_option("#id_action", "consultation")
+        page.focus("#id_user")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#audit-count")
+        assert page.inner_text("#audit-count") == "3 events found."
+        assert page.locator("#audit-events tbody tr[data-seq]").count() == 3
+        auditor.check_accessibility("audit search results")
+        auditor.screenshot("audit-search")
+        page = auditor.go(reverse("core:audit_seen", args=[MIDDLESBROUGH, "area", MIDDLEHAVEN]))
+        assert page.locator("#audit-events tbody tr[data-seq]").count() == 3
+        auditor.check_accessibility("who has seen this record")
+        page = auditor.go(reverse("core:agreements", args=[MIDDLESBROUGH]))
+        assert "isa-asb" in page.inner_text("#due-for-review")
+        auditor.check_accessibility("agreements")
+        auditor.screenshot("agreements")
+    finally:
+        auditor.close()

@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from csp_platform.areas.models import Area
-from csp_platform.core.models import AppendOnly, ExportRecord
+from csp_platform.core.models import AuditEvent
 from csp_platform.incidents import repository
 from csp_platform.incidents.models import AreaMonthCount, Incident, LocationPrecision, Place
 from tests.platform.web.conftest import MIDDLEHAVEN, MIDDLESBROUGH, MONTHS, csp_json, police_files
@@ -157,18 +157,19 @@ def test_points_are_only_published_snap_points(analyst):
 
 
 def test_every_export_is_recorded_with_who_what_and_the_filters(analyst, personas):
-    before = ExportRecord.objects.count()
+    before = AuditEvent.objects.count()
     response = analyst.get(hub_url("hub:export_categories"), FILTERS)
     assert response["Content-Disposition"].startswith("attachment;")
-    record = ExportRecord.objects.order_by("-id").first()
-    assert ExportRecord.objects.count() == before + 1
-    assert (record.user, record.role, record.kind, record.point_level) == (
-        personas["analyst"],
+    record = AuditEvent.objects.order_by("-seq").first()
+    assert AuditEvent.objects.count() == before + 1
+    assert (record.actor_id, record.role, record.action, record.detail["kind"]) == (
+        personas["analyst"].pk,
         "analyst",
+        "disclosure",
         "categories",
-        False,
     )
-    assert record.parameters == {
+    assert record.detail["point_level"] is False
+    assert record.detail["parameters"] == {
         "area": MIDDLEHAVEN,
         "category": ["burglary"],
         "from": "2018-11",
@@ -176,20 +177,11 @@ def test_every_export_is_recorded_with_who_what_and_the_filters(analyst, persona
     }
     assert (
         record.organisation == "Cleveland Police"
-        and record.rows == len(response.content.decode().strip().splitlines()) - 1
+        and record.recipient == "analyst (Cleveland Police)"
+        and record.detail["rows"] == len(response.content.decode().strip().splitlines()) - 1
     )
     analyst.get(hub_url("hub:export_points"), FILTERS)
-    assert ExportRecord.objects.order_by("-id").first().point_level is True
-
-
-def test_export_records_cannot_be_changed_or_deleted(analyst):
-    analyst.get(hub_url("hub:export_trend"), FILTERS)
-    record = ExportRecord.objects.order_by("-id").first()
-    record.rows = 0
-    with pytest.raises(AppendOnly):
-        record.save()
-    with pytest.raises(AppendOnly):
-        record.delete()
+    assert AuditEvent.objects.order_by("-seq").first().detail["point_level"] is True
 
 
 def test_csv_cells_cannot_carry_spreadsheet_formulas(analyst):

@@ -133,7 +133,12 @@ def _address(name: str) -> str:
     try:
         return reverse(name, kwargs={"partnership": samples["partnership"]})
     except NoReverseMatch:
+        pass
+    try:
         return reverse(name, kwargs=samples)
+    except NoReverseMatch:  # who has seen a record: its type and id
+        record = {"target_type": "area", "target_id": samples["code"]}
+        return reverse(name, kwargs={"partnership": samples["partnership"], **record})
 
 
 def test_nothing_but_the_sign_in_page_answers_without_signing_in(personas):
