@@ -37,9 +37,8 @@ def test_the_sia_page_shows_the_sia_selectors_table(personas):
         for r in report.rows()
     ]
     assert shown == expected
-    assert body.count('data-marker="significant"') == sum(
-        1 for r in report.table.rows if r.significant and not r.small_numbers
-    )
+    assert body.count('data-marker="significant"') == sum(r.significant for r in report.table.rows)
+    assert body.count('data-marker="small"') == sum(r.small_numbers for r in report.table.rows)
     for finding in report.findings:
         assert finding.text.replace("'", "&#x27;") in body
 
