@@ -45,7 +45,6 @@ def p_value_text(p: float | None) -> str:
 
 #: Rises and falls differ in word and in symbol, not only in colour or sign.
 DIRECTION_ICONS = {RISE: "▲", FALL: "▼", NO_CHANGE: "="}
-DIRECTION_WORDS = {RISE: "Rise", FALL: "Fall", NO_CHANGE: "No change"}
 
 
 def change_pct_text(direction: str, change_pct: float | None, current: int) -> str:
