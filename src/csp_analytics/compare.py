@@ -26,12 +26,18 @@ import math
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
 import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
 __all__ = [
+    "DIRECTIONS",
+    "FALL",
+    "NO_CHANGE",
+    "RISE",
     "SHARE_WORDS",
     "CategoryCounts",
     "ChangeTest",
@@ -49,6 +55,12 @@ __all__ = [
 # observed; the same value as R's binom.test and scipy.stats.binomtest, so that outcomes
 # with equal probability are not split by floating-point noise.
 _RERR = 1.0 + 1e-7
+
+#: The direction of a change in the rate (count per unit of exposure, e.g. per month).
+RISE = "rise"
+FALL = "fall"
+NO_CHANGE = "no change"
+DIRECTIONS = (RISE, FALL, NO_CHANGE)
 
 
 # --------------------------------------------------------------------------------------
@@ -76,6 +88,17 @@ class ChangeTest:
         Two-sided exact conditional p-value for "the two rates are equal".
     confidence : float
         Confidence level of the interval, e.g. 0.95.
+
+    The properties ``current_rate``, ``baseline_rate``, ``rate_change``, ``direction`` and
+    ``change_pct`` all compare the same two rates (count / exposure) in exact rational
+    arithmetic, so a rise is never labelled a fall: when the periods have different
+    exposures the counts can fall while the rate rises, and it is the rate that counts.
+
+    Examples
+    --------
+    >>> t = poisson_change_test(294, 317, current_exposure=2, baseline_exposure=3)
+    >>> t.direction, round(t.change_pct, 1), t.rate_change > 0, t.current < t.baseline
+    ('rise', 39.1, True, True)
     """
 
     current: int
@@ -88,12 +111,45 @@ class ChangeTest:
     p_value: float
     confidence: float
 
+    # Everything below comes from one comparison: the two rates as exact fractions
+    # (count / exposure, with the exposures' float values taken exactly), so the direction,
+    # the change and the percentage can never disagree in sign, whatever the exposures.
+
+    def _exact_rates(self) -> tuple[Fraction, Fraction]:
+        return (
+            Fraction(self.current) / Fraction(self.current_exposure),
+            Fraction(self.baseline) / Fraction(self.baseline_exposure),
+        )
+
+    @property
+    def current_rate(self) -> float:
+        """The current count per unit of exposure (per month when exposures are months)."""
+        return float(self._exact_rates()[0])
+
+    @property
+    def baseline_rate(self) -> float:
+        """The baseline count per unit of exposure."""
+        return float(self._exact_rates()[1])
+
+    @property
+    def rate_change(self) -> float:
+        """``current_rate - baseline_rate``: positive for a rise, negative for a fall."""
+        now, before = self._exact_rates()
+        return float(now - before)
+
+    @property
+    def direction(self) -> str:
+        """:data:`RISE`, :data:`FALL` or :data:`NO_CHANGE` of the rate (not of the counts)."""
+        now, before = self._exact_rates()
+        return RISE if now > before else FALL if now < before else NO_CHANGE
+
     @property
     def change_pct(self) -> float | None:
         """Percentage change in the rate (``None`` when the baseline count is 0)."""
         if self.baseline == 0:
             return None
-        return 100.0 * (self.rate_ratio - 1.0)
+        now, before = self._exact_rates()
+        return float(100 * (now / before - 1))
 
 
 def _as_count(value: int, name: str) -> int:
@@ -244,7 +300,7 @@ def poisson_change_test(
     p0 = e1 / (e1 + e0)
     if n == 0:
         return ChangeTest(k, b, e1, e0, math.nan, 0.0, math.inf, 1.0, confidence)
-    rate_ratio = math.inf if b == 0 else (k / e1) / (b / e0)
+    rate_ratio = math.inf if b == 0 else float(Fraction(k) * Fraction(e0) / (b * Fraction(e1)))
     ci_low, ci_high = _rate_ratio_interval(k, n, e1, e0, 1.0 - confidence)
     p_value = _binom_two_sided_p(k, n, p0)
     return ChangeTest(k, b, e1, e0, rate_ratio, ci_low, ci_high, p_value, confidence)
@@ -336,8 +392,14 @@ class SiaRow:
         The category; ``None`` on theme rows.
     current, baseline : int
         Counts in the current and baseline periods.
-    change : int
-        ``current - baseline`` (raw counts).
+    current_per_month, baseline_per_month : float
+        The counts divided by the months with data in each period (the monthly rates).
+    change_per_month : float
+        ``current_per_month - baseline_per_month``. With periods of different length the
+        raw difference of counts can have the opposite sign, so it is not given.
+    direction : str
+        :data:`RISE`, :data:`FALL` or :data:`NO_CHANGE` of the monthly rate: always the
+        sign of ``change_per_month`` and of ``change_pct``.
     change_pct : float or None
         Percentage change in the *monthly rate*, ``100 * (rate_ratio - 1)``; equal to the
         percentage change in counts when the periods have the same number of months.
@@ -365,7 +427,10 @@ class SiaRow:
     category: str | None
     current: int
     baseline: int
-    change: int
+    current_per_month: float
+    baseline_per_month: float
+    change_per_month: float
+    direction: str
     change_pct: float | None
     share_of_theme: float | None
     share_change: float | None
@@ -381,6 +446,14 @@ class SiaRow:
     def label(self) -> str:
         """The row's name: the category, or the theme on a theme row."""
         return self.theme if self.category is None else self.category
+
+    @property
+    def reading(self) -> str:
+        """The row's verdict in words: "significant rise", "significant fall" or "not
+        significant" (the direction is that of the monthly rate, like ``change_pct``)."""
+        if not self.significant or self.direction == NO_CHANGE:
+            return "not significant"
+        return f"significant {self.direction}"
 
 
 @dataclass(frozen=True)
@@ -427,7 +500,10 @@ class SiaTable:
                 "category": r.category,
                 "current": r.current,
                 "baseline": r.baseline,
-                "change": r.change,
+                "current_per_month": r.current_per_month,
+                "baseline_per_month": r.baseline_per_month,
+                "change_per_month": r.change_per_month,
+                "direction": r.direction,
                 "change_pct": _finite_or_none(r.change_pct),
                 "share_of_theme": _finite_or_none(r.share_of_theme),
                 "share_change": _finite_or_none(r.share_change),
@@ -437,6 +513,7 @@ class SiaTable:
                 "p_value": _finite_or_none(r.p_value),
                 "q_value": _finite_or_none(r.q_value),
                 "significant": r.significant,
+                "reading": r.reading,
                 "small_numbers": r.small_numbers,
             }
             for r in self.rows
@@ -463,6 +540,9 @@ def compare_periods(
     :func:`poisson_change_test` with the period lengths in months as exposures. The
     p-values of all rows (themes and categories together: every statement the report may
     make) are adjusted with Benjamini-Hochberg, and ``significant`` means ``q < alpha``.
+    The same test gives every row its monthly rates, its direction, its change per month and
+    its percentage change, so they always agree (a count that fell over 3 months to 2 months
+    can be a rise in the monthly rate, and is then reported as a rise).
 
     A row is flagged ``small_numbers`` when ``current + baseline < small_number`` or either
     count is below ``small_cell``. The defaults follow the Office for National Statistics
@@ -534,7 +614,10 @@ def compare_periods(
             category=d.category,
             current=d.current,
             baseline=d.baseline,
-            change=d.current - d.baseline,
+            current_per_month=t.current_rate,
+            baseline_per_month=t.baseline_rate,
+            change_per_month=t.rate_change,
+            direction=t.direction,
             change_pct=t.change_pct,
             share_of_theme=d.share,
             share_change=d.share_change,
@@ -668,6 +751,7 @@ class Finding:
     category: str | None
     current: int
     baseline: int
+    direction: str
     change_pct: float | None
     share_of_theme: float | None
     p_value: float
@@ -692,12 +776,14 @@ def findings(
 
     Wording rules (tested):
 
-    * a significant change "increased"/"decreased" and says it is statistically
-      significant;
+    * "increased"/"decreased" follows the row's ``direction``, the direction of the
+      monthly rate (the same comparison as the percentage and the significance test);
+    * a significant change says it is statistically significant;
     * a change that is not significant says that it "may be chance variation";
     * a row with small numbers adds "Numbers are small, so treat this change with caution.";
     * shares are given in words from :data:`SHARE_WORDS` with the exact percentage;
-    * when the periods have different lengths the percentage is per month on average.
+    * when the periods have different lengths the percentage is per month on average, and
+      the sentence gives both monthly rates before the counts and their months.
 
     Parameters
     ----------
@@ -755,6 +841,7 @@ def _finding(row: SiaRow, text: str) -> Finding:
         category=row.category,
         current=row.current,
         baseline=row.baseline,
+        direction=row.direction,
         change_pct=row.change_pct,
         share_of_theme=row.share_of_theme,
         p_value=row.p_value,
@@ -777,7 +864,31 @@ def _start_sentence(text: str) -> str:
 
 def _pct(value: float) -> str:
     size = abs(value)
+    if 0 < size < 0.05:
+        return "less than 0.1%"
     return f"{size:.1f}%" if 0 < size < 1 else f"{size:.0f}%"
+
+
+def _months(n: int) -> str:
+    return f"{n} month" if n == 1 else f"{n} months"
+
+
+def _half_up(value: float, places: int) -> str:
+    """``value`` with ``places`` decimals and thousands separators, halves rounded up
+    (318.5 is "319", as a reader rounds it, not "318" as binary floats round)."""
+    step = Decimal(1).scaleb(-places)
+    return f"{Decimal(repr(value)).quantize(step, rounding=ROUND_HALF_UP):,}"
+
+
+def _per_month_pair(before: float, now: float) -> tuple[str, str]:
+    """Two monthly rates in words, with the fewest decimals (0 to 2; one at least below 10)
+    that keep two different rates different on the page."""
+    places = 1 if min(before, now) < 10 else 0
+    while True:
+        a, b = _half_up(before, places), _half_up(now, places)
+        if a != b or before == now or places == 2:
+            return a, b
+        places += 1
 
 
 @dataclass(frozen=True)
@@ -792,22 +903,33 @@ class _Wording:
         if t.current_months == t.baseline_months:
             return f"{row.baseline:,} in {self.baseline_period} to {row.current:,} in {self.period}"
         return (
-            f"{row.baseline:,} in the {t.baseline_months} months of {self.baseline_period} to "
-            f"{row.current:,} in the {t.current_months} months of {self.period}"
+            f"{row.baseline:,} in the {_months(t.baseline_months)} of {self.baseline_period}; "
+            f"{row.current:,} in the {_months(t.current_months)} of {self.period}"
         )
 
     def change(self, row: SiaRow) -> str:
-        """E.g. "increased by 44% (620 in 2022/23 to 893 in 2023/24)"."""
+        """E.g. "increased by 44% (620 in 2022/23 to 893 in 2023/24)".
+
+        The verb follows ``row.direction``, the direction of the monthly rate; when the
+        periods differ in length the sentence gives the two monthly rates, so that a count
+        that fell over fewer months is not read as a fall.
+        """
         per_month = self.table.current_months != self.table.baseline_months
         if row.current == 0 and row.baseline == 0:
             return f"was zero in both {self.baseline_period} and {self.period}"
         if row.change_pct is None:
             return f"went from none in {self.baseline_period} to {row.current:,} in {self.period}"
-        if row.change_pct == 0:
-            return f"was unchanged ({self.counts(row)})"
-        verb = "increased" if row.change_pct > 0 else "decreased"
-        rate = " a month on average" if per_month else ""
-        return f"{verb} by {_pct(row.change_pct)}{rate} ({self.counts(row)})"
+        before, now = _per_month_pair(row.baseline_per_month, row.current_per_month)
+        if row.direction == NO_CHANGE:
+            rate = f" at {now} a month" if per_month else ""
+            return f"was unchanged{rate} ({self.counts(row)})"
+        verb = "increased" if row.direction == RISE else "decreased"
+        if per_month:
+            return (
+                f"{verb} by {_pct(row.change_pct)} a month on average, from {before} to {now} "
+                f"a month ({self.counts(row)})"
+            )
+        return f"{verb} by {_pct(row.change_pct)} ({self.counts(row)})"
 
     def verdict(self, row: SiaRow) -> str:
         if row.current == 0 and row.baseline == 0:

@@ -208,7 +208,8 @@ def test_table_has_theme_rows_followed_by_their_categories():
 def test_theme_totals_changes_and_shares_worked_by_hand():
     table = compare_periods(ROWS, current_months=12, baseline_months=12)
     asb = table.row("ASB", level="theme")
-    assert (asb.current, asb.baseline, asb.change) == (2443, 2481, -38)
+    assert (asb.current, asb.baseline, asb.change_per_month) == (2443, 2481, -38 / 12)
+    assert asb.direction == "fall"
     assert asb.change_pct == pytest.approx(100 * (2443 / 2481 - 1))
     assert asb.share_of_theme is None
     vn = table.row("Vehicle nuisance")
@@ -240,8 +241,9 @@ def test_unequal_periods_use_monthly_rates():
     rows = [CategoryCounts("Burglary", "Acquisitive", 110, 120)]
     table = compare_periods(rows, current_months=11, baseline_months=12)
     row = table.row("Burglary")
-    assert row.change == -10
-    assert row.change_pct == pytest.approx(0.0, abs=1e-9)  # 10 a month in both
+    assert (row.current_per_month, row.baseline_per_month) == (10.0, 10.0)
+    assert row.change_per_month == 0.0 and row.direction == "no change"  # counts fell by 10
+    assert row.change_pct == 0.0  # 10 a month in both
     assert row.p_value == pytest.approx(stats.binomtest(110, 230, 11 / 23).pvalue)
 
 
@@ -336,7 +338,10 @@ def test_zero_baseline_and_unequal_periods_are_worded_correctly():
         current_months=11,
     )
     assert "went from none in 2022/23 to 4 in 2023/24" in out[0].text
-    assert "was unchanged (120 in the 12 months of 2022/23 to 110 in the 11 months" in out[1].text
+    assert (
+        "was unchanged at 10 a month (120 in the 12 months of 2022/23; 110 in the 11 months"
+        in out[1].text
+    )
 
 
 def test_minor_categories_that_did_not_change_significantly_are_left_out():

@@ -14,13 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from csp_analytics.compare import Finding, SiaTable
+from csp_analytics.compare import FALL, NO_CHANGE, RISE, Finding, SiaTable
 from csp_analytics.emerging import EmergingScan
 from csp_analytics.hotspots import GiStarResult, Grid, KdeResult
 from csp_analytics.rates import PeerComparison
 from csp_analytics.repeats import KnoxResult, RepeatLocations
 from csp_platform.analysis.loading import AreaRef, CategoryLabel
 from csp_platform.analysis.periods import Period, month_label
+from csp_platform.core.output import render
 from csp_platform.incidents.scope import Coverage
 
 
@@ -31,6 +32,46 @@ def finite(x: Any) -> Any:
     if isinstance(x, float) and not math.isfinite(x):
         return None
     return x
+
+
+def p_value_text(p: float | None) -> str:
+    """A p- or q-value for a reader or a spreadsheet: two significant figures ("0.046",
+    "0.50", "1.0"), "<0.001" below 0.001 (never "0.00"), "" when there is none."""
+    if p is None or not math.isfinite(p):
+        return ""
+    if p < 0.001:
+        return "<0.001"
+    return f"{p:#.2g}"
+
+
+#: Rises and falls differ in word and in symbol, not only in colour or sign.
+DIRECTION_ICONS = {RISE: "▲", FALL: "▼", NO_CHANGE: "="}
+
+
+def change_pct_text(direction: str, change_pct: float | None, current: int) -> str:
+    """The change in the monthly rate as a signed percentage that never contradicts its
+    direction: "+39%", "-57%", "+0.4%", "+<0.1%" (a rise too small to show as 0.1%),
+    "0%" for no change, "new" when the baseline had none, "" when both periods had none.
+    Whole percentages from 1% up, one decimal below, as in the findings."""
+    if change_pct is None:
+        return "new" if current else ""
+    if direction == NO_CHANGE:
+        return "0%"
+    sign = "+" if direction == RISE else "-"
+    size = abs(change_pct)
+    if size < 0.05:
+        return f"{sign}<0.1%"
+    return f"{sign}{size:.1f}%" if size < 1 else f"{sign}{size:.0f}%"
+
+
+def number_text(x: float | None) -> str:
+    """A number for a CSV at full precision: the shortest decimal that reads back as the
+    same float, never in exponent notation, "" when there is none (NaN, infinity)."""
+    if x is None or not math.isfinite(x):
+        return ""
+    if float(x).is_integer():
+        return str(int(x))
+    return np.format_float_positional(float(x), trim="-")
 
 
 def period_json(period: Period, label: str, cover: Coverage) -> dict[str, Any]:
@@ -70,6 +111,22 @@ class SubcategoryRow:
     current: int
     baseline: int
     share_of_category: float | None
+
+
+#: The one layout of the SIA table as a CSV: the web download and ``csp sia --format csv``.
+#: Counts, then monthly rates (count / months with data), then the one comparison of those
+#: rates: change per month, percentage, direction, rate ratio, test and verdict.
+SIA_EXPORT_COLUMNS = (
+    "level", "theme", "theme_name", "category", "category_name",
+    "baseline_months", "current_months", "baseline", "current",
+    "baseline_per_month", "current_per_month", "change_per_month", "change_pct", "direction",
+    "rate_ratio", "ci_low", "ci_high", "p_value", "q_value", "significant", "reading",
+    "small_numbers", "share_of_theme", "share_change",
+)  # fmt: skip
+_EXPORT_NUMBERS = (
+    "baseline_per_month", "current_per_month", "change_per_month", "change_pct",
+    "rate_ratio", "ci_low", "ci_high", "share_of_theme", "share_change",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -133,6 +190,36 @@ class SiaReport:
             out.append({**codes, **rec, **codes})
         return out
 
+    def export_rows(self) -> list[dict[str, str]]:
+        """The table in :data:`SIA_EXPORT_COLUMNS`, every value already text: numbers at
+        full precision, p- and q-values to two significant figures ("<0.001" below)."""
+        out = []
+        for r in self.rows():
+            row = {k: "" if r.get(k) is None else str(r[k]) for k in SIA_EXPORT_COLUMNS}
+            row.update({k: number_text(r[k]) for k in _EXPORT_NUMBERS})
+            row["p_value"] = p_value_text(r["p_value"])
+            row["q_value"] = p_value_text(r["q_value"])
+            row["baseline_months"] = str(self.baseline_months)
+            row["current_months"] = str(self.current_months)
+            out.append(row)
+        return out
+
+    def to_csv(self) -> str:
+        """The SIA table as CSV text (header first, no final newline)."""
+        return render(self.export_rows(), SIA_EXPORT_COLUMNS, "csv")
+
+    def totals(self) -> dict[str, float]:
+        """All incidents in each period (the theme rows added up) and per month with data."""
+        themes = self.table.themes()
+        current = sum(r.current for r in themes)
+        baseline = sum(r.baseline for r in themes)
+        return {
+            "current": current,
+            "baseline": baseline,
+            "current_per_month": current / self.current_months,
+            "baseline_per_month": baseline / self.baseline_months,
+        }
+
     def findings_json(self) -> list[dict[str, Any]]:
         out = []
         for f in self.findings:
@@ -144,6 +231,7 @@ class SiaReport:
                     **codes,
                     "current": f.current,
                     "baseline": f.baseline,
+                    "direction": f.direction,
                     "change_pct": finite(f.change_pct),
                     "share_of_theme": finite(f.share_of_theme),
                     "p_value": finite(f.p_value),

@@ -25,7 +25,6 @@ from csp_platform.areas.models import Area
 from csp_platform.core import audit
 from csp_platform.core.cache import cached
 from csp_platform.core.errors import BadQuery
-from csp_platform.core.output import render as render_rows
 from csp_platform.core.permissions import Perm, requires, role_allows
 from csp_platform.hub import charts, geo, selectors
 from csp_platform.hub.forms import ComparisonForm, ForecastForm
@@ -120,17 +119,13 @@ def ward(request: HttpRequest, partnership: str, code: str) -> HttpResponse:
         lambda: analysis.ward_profile(scope, cmp.period, cmp.baseline),
         audience=scope.access.audience,
     )
-    themes = profile.sia.table.themes()
     context = {
         "area": area,
         "form": cmp.form,
         "periods": cmp.fields(),
         "profile": profile,
         "sia": profile.sia,
-        "totals": {
-            "current": sum(r.current for r in themes),
-            "baseline": sum(r.baseline for r in themes),
-        },
+        "totals": profile.sia.totals(),
         "chart": _profile_chart(profile),
         "hotspots": _hotspot_map(profile.hotspots) if _can(request, Perm.VIEW_HOTSPOTS) else None,
         "outline": selectors.area_geometry_json(area),
@@ -204,23 +199,17 @@ def sia(request: HttpRequest, partnership: str) -> HttpResponse:
     return render(request, "hub/sia.html", context, status=400 if cmp.form.errors else 200)
 
 
-SIA_COLUMNS = [
-    "level", "theme", "theme_name", "category", "category_name", "baseline", "current",
-    "change", "change_pct", "rate_ratio", "ci_low", "ci_high", "p_value", "q_value",
-    "significant", "small_numbers",
-]  # fmt: skip
-
-
 @require_GET
 @requires(Perm.EXPORT_AGGREGATES)
 def export_sia(request: HttpRequest, partnership: str) -> HttpResponse:
+    """The SIA table in the one export layout (``SiaReport.to_csv``, as `csp sia`)."""
     cmp, area, report = _sia_report(request)
-    rows = report.rows()
-    body = render_rows(rows, SIA_COLUMNS, "csv") + "\n"
+    body = report.to_csv() + "\n"
     params = {**request.GET.dict(), "area": area.code}
     name = f"{partnership}-sia-{area.code}-{cmp.period[0]:%Y-%m}-{cmp.period[1]:%Y-%m}.csv"
+    rows = len(report.table.rows)
     return csv_download(
-        request, "sia", params, len(rows), body, name, point_level=False, target=("area", area.code)
+        request, "sia", params, rows, body, name, point_level=False, target=("area", area.code)
     )
 
 

@@ -15,6 +15,7 @@ from dataclasses import asdict
 from functools import partial, wraps
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -365,12 +366,21 @@ def export_aggregates(
     return _csv(request, read, table, rows, columns, point_level=False)
 
 
+def coordinate_text(value: float) -> str:
+    """A longitude or latitude as published: every digit the source gave (police.uk gives
+    six decimals, about 0.1 m; trailing zeros kept), never rounded for display."""
+    return np.format_float_positional(value, unique=True, min_digits=6, trim="k")
+
+
 @require_GET
 @requires(Perm.EXPORT_POINTS)
 @with_filters
 def export_points(request: HttpRequest, read: Read, partnership: str) -> HttpResponse:
     found = selectors.points(read.scope, limit=100_000)
-    rows = [asdict(p) for p in found.points]
+    rows = [
+        {**asdict(p), "lon": coordinate_text(p.lon), "lat": coordinate_text(p.lat)}
+        for p in found.points
+    ]
     return _csv(
         request, read, "points", rows, ["lon", "lat", "location", "incidents"], point_level=True
     )

@@ -4,7 +4,9 @@ what the issue asks for."""
 
 from __future__ import annotations
 
+import csv
 import json
+import re
 from collections import Counter
 from datetime import date
 from io import StringIO
@@ -14,6 +16,7 @@ import numpy as np
 import pytest
 import shapely
 from django.core.management import call_command
+from django.template.loader import render_to_string
 from numpy.testing import assert_allclose
 from scipy import stats
 from shapely.geometry import Point, shape
@@ -202,7 +205,8 @@ def test_the_sia_command_prints_json_with_the_fields_asked_for(northumbria):
     report = selectors.sia_for_area(scope_of(NEWCASTLE), PERIOD, BASELINE)
     assert data["period"]["missing_months"] == ["2022-01"]
     assert data["period"]["months_with_data"] == 11
-    fields = {"category", "theme", "current", "baseline", "change", "change_pct", "significant"}
+    fields = {"category", "theme", "current", "baseline", "change_per_month", "change_pct"}
+    fields |= {"direction", "significant", "reading"}
     assert len(data["categories"]) == len(report.table.categories()) == 14
     for got, row in zip(data["categories"], report.rows("category")):
         assert fields <= set(got)
@@ -232,3 +236,98 @@ def test_a_custom_area_counted_from_rows_agrees_with_the_linked_district(northum
     assert (linked.area.level, custom.area.level) == ("district", "custom")
     assert custom.rows() == linked.rows()
     assert custom.top_locations == linked.top_locations
+
+
+# Issue 8: Middlesbrough, Dec 2023-Feb 2024 (January and February have data) against Dec
+# 2018-Feb 2019 (three months). Vehicle crime fell from 317 to 294 incidents but rose from
+# 106 to 147 a month; the page said "+39%" beside "Significant fall".
+FEWER_MONTHS = (date(2023, 12, 1), date(2024, 2, 1))
+THREE_MONTHS = (date(2018, 12, 1), date(2019, 2, 1))
+VEHICLE = "vehicle-crime"
+
+
+def rate_direction(current: int, baseline: int, current_months: int, baseline_months: int) -> int:
+    """+1 when the monthly rate rose, -1 when it fell, 0 when equal (integer arithmetic)."""
+    now, before = current * baseline_months, baseline * current_months
+    return (now > before) - (now < before)
+
+
+def sign(text: str) -> int:
+    value = float(text)
+    return (value > 0) - (value < 0)
+
+
+def test_middlesbrough_rises_over_fewer_months_read_as_rises_everywhere(
+    cleveland_areas, cleveland_files
+):
+    services.police_uk_import(cleveland_files)
+    report = selectors.sia_for_area(scope_of(MIDDLESBROUGH), FEWER_MONTHS, THREE_MONTHS)
+    assert (report.current_months, report.baseline_months) == (2, 3)
+    raw = raw_counts(cleveland_files, MIDDLESBROUGH)
+    assert_equal_to_raw(report, raw)
+    assert_significance_agrees_with_scipy(report)
+    now, before = in_period(raw, FEWER_MONTHS), in_period(raw, THREE_MONTHS)
+    assert now[VEHICLE] < before[VEHICLE] and now[VEHICLE] / 2 > before[VEHICLE] / 3  # the case
+    # What every row must say, from the raw files: the direction of the monthly rate, and
+    # "significant" from scipy's exact binomial test with months as exposures (checked above).
+    expected = {
+        (r["level"], r["category"] or r["theme"]): (
+            rate_direction(r["current"], r["baseline"], 2, 3),
+            r["significant"],
+        )
+        for r in report.rows()
+    }
+    word = {1: "rise", -1: "fall"}
+    assert (1, True) in expected.values() and (-1, True) in expected.values()
+    assert expected["category", VEHICLE] == (1, True)
+
+    # The table the SIA page and the ward profile include.
+    html = render_to_string("hub/_sia_table.html", {"sia": report})
+    shown = re.findall(
+        r'<tr class="govuk-table__row[^"]*" data-level="(\w+)" data-code="([^"]+)"[^>]*>(.*?)</tr>',
+        html,
+        re.S,
+    )
+    badges = {
+        (level, code): re.findall(r"Significant (rise|fall)", cells) for level, code, cells in shown
+    }
+    assert badges == {k: [word[d]] if sig else [] for k, (d, sig) in expected.items()}
+    for level, code, cells in shown:  # the word and the symbol, not colour alone
+        direction, significant = expected[level, code]
+        if significant:
+            icon = {1: "▲", -1: "▼"}[direction]
+            assert f'<span aria-hidden="true">{icon}</span> Significant {word[direction]}' in cells
+
+    # `csp sia --format csv`: every change column has the sign of the rate's change.
+    args = ["--area", MIDDLESBROUGH, "--period", "2023-12..2024-02"]
+    args += ["--baseline", "2018-12..2019-02"]
+    rows = list(csv.DictReader(StringIO(csp("csp_sia", *args, "--format", "csv"))))
+    assert len(rows) == len(expected)
+    for row in rows:
+        direction, significant = expected[row["level"], row["category"] or row["theme"]]
+        assert "change_per_month" in row
+        for column in ("change", "change_per_month", "change_pct"):
+            if row.get(column):
+                assert sign(row[column]) == direction, (row["category"], column, row[column])
+        assert row["direction"] == word.get(direction, "no change")
+        reading = f"significant {word[direction]}" if significant else "not significant"
+        assert row["reading"] == reading
+
+    # `csp sia --format json` and the table output.
+    data = json.loads(csp("csp_sia", *args, "--format", "json"))
+    for row in data["themes"] + data["categories"]:
+        direction, _ = expected[row["level"], row["category"] or row["theme"]]
+        assert row["direction"] == word.get(direction, "no change")
+        assert sign(str(row["change_per_month"])) == sign(str(row["change_pct"])) == direction
+    text = csp("csp_sia", *args)
+    (vehicle_line,) = [line for line in text.splitlines() if line.startswith("  Vehicle crime")]
+    assert "▲ +39%" in vehicle_line and "▲ significant rise" in vehicle_line
+
+    # The findings in words follow the same direction.
+    for f in report.findings:  # their counts are the rows' (checked against the raw files)
+        direction = rate_direction(f.current, f.baseline, 2, 3)
+        verb = {1: "increased", -1: "decreased"}[direction]
+        assert f" {verb} by " in f.text, f.text
+        assert "a month on average" in f.text
+    (vehicle,) = [f for f in report.findings if f.category == "Vehicle crime"]
+    assert "increased by 39% a month on average, from 106 to 147 a month" in vehicle.text

@@ -38,9 +38,8 @@ def test_the_sia_page_shows_the_sia_selectors_table(personas):
         for r in report.rows()
     ]
     assert shown == expected
-    assert body.count('data-marker="significant"') == sum(
-        1 for r in report.table.rows if r.significant and not r.small_numbers
-    )
+    assert body.count('data-marker="significant"') == sum(r.significant for r in report.table.rows)
+    assert body.count('data-marker="small"') == sum(r.small_numbers for r in report.table.rows)
     for finding in report.findings:
         assert finding.text.replace("'", "&#x27;") in body
 
@@ -118,3 +117,32 @@ def test_a_period_that_ends_before_it_starts_is_refused_with_a_message(personas)
         sia.status_code == 400 and b"The end must be the same as or after the start" in sia.content
     )
     assert b'id="sia-table"' in sia.content  # and shows the default periods meanwhile
+
+
+def test_the_ward_profile_reads_each_change_in_the_direction_of_the_monthly_rate(personas):
+    """Three months with data against one (issue 8): every badge on the ward profile says
+    rise or fall as the monthly rate moved, whatever the counts did, and the cards give the
+    monthly averages beside the totals."""
+    url = reverse("hub:ward", args=[MIDDLESBROUGH, MIDDLEHAVEN])
+    query = {
+        "from": "2018-12",
+        "to": "2019-02",
+        "baseline_from": "2018-11",
+        "baseline_to": "2018-11",
+    }
+    body = client_for(personas, "analyst").get(url, query).content.decode()
+    rows = re.findall(
+        r'data-current="(\d+)" data-baseline="(\d+)" data-direction="([a-z ]+)">(.*?)</tr>',
+        body,
+        re.S,
+    )
+    assert len(rows) > 10
+    word = {1: "rise", -1: "fall", 0: "no change"}
+    for current, baseline, direction, cells in rows:
+        now, before = int(current) * 1, int(baseline) * 3  # a month: current / 3, baseline / 1
+        d = (now > before) - (now < before)
+        assert direction == word[d]
+        assert re.findall(r"Significant (rise|fall)", cells) in ([], [word[d]])
+    # The case the badge used to get wrong: more incidents over three months, fewer a month.
+    assert [r for r in rows if int(r[0]) > int(r[1]) and r[2] == "fall"]
+    assert 'id="ward-per-month"' in body and "a month over 3 months with data" in body

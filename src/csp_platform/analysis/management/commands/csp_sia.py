@@ -11,21 +11,18 @@ from csp_platform.analysis import selectors
 from csp_platform.analysis.management.commands._options import (
     add_filters,
     add_format,
-    fixed,
-    pct,
     scope_from,
     share,
 )
 from csp_platform.analysis.periods import period_parse
-from csp_platform.analysis.results import SiaReport
+from csp_platform.analysis.results import (
+    DIRECTION_ICONS,
+    SiaReport,
+    change_pct_text,
+    p_value_text,
+)
 from csp_platform.core.commands import CspCommand
 from csp_platform.core.output import render
-
-CSV_COLUMNS = [
-    "level", "theme", "theme_name", "category", "category_name", "current", "baseline",
-    "change", "change_pct", "share_of_theme", "share_change", "rate_ratio", "ci_low",
-    "ci_high", "p_value", "q_value", "significant", "small_numbers",
-]  # fmt: skip
 
 
 class Command(CspCommand):
@@ -49,8 +46,8 @@ class Command(CspCommand):
         report = selectors.sia_for_area(scope, period, period_parse(o["baseline"], "--baseline"))
         if o["format"] == "json":
             self.stdout.write(json.dumps(report.to_json(), indent=2, allow_nan=False))
-        elif o["format"] == "csv":
-            self.stdout.write(render(report.rows(), CSV_COLUMNS, "csv"))
+        elif o["format"] == "csv":  # the same layout as the SIA page's download
+            self.stdout.write(report.to_csv())
             for note in report.notes:
                 self.stderr.write(f"note: {note}")
         else:
@@ -72,26 +69,43 @@ def table(report: SiaReport) -> str:
         rows.append(
             {
                 "row": label,
-                "current": f"{r['current']:,}",
                 "baseline": f"{r['baseline']:,}",
-                "change": f"{r['change']:+,}",
-                "change_pct": pct(r["change_pct"], signed=True),
-                "share": share(r["share_of_theme"]),
-                "q": fixed(r["q_value"], 3),
-                "significant": ("yes" if r["significant"] else "no")
-                + (" (small numbers)" if r["small_numbers"] else ""),
+                "current": f"{r['current']:,}",
+                "baseline_per_month": _per_month(r["baseline_per_month"]),
+                "current_per_month": _per_month(r["current_per_month"]),
+                "change_pct": _change(r),
+                "q": p_value_text(r["q_value"]),
+                "reading": f"{DIRECTION_ICONS[r['direction']]} {r['reading']}"
+                if r["significant"]
+                else r["reading"],
+                "small_numbers": "small numbers" if r["small_numbers"] else "",
             }
         )
-    pct_name = "change_pct"
-    if report.current_months != report.baseline_months:  # the change in the average per month
-        pct_name = "change_pct_per_month"
-        rows = [{**r, pct_name: r.pop("change_pct")} for r in rows]
-    columns = ["row", "current", "baseline", "change", pct_name, "share", "q", "significant"]
-    out = head + [render(rows, columns, "table"), "", "Findings:"]
+    columns = [
+        "row", "baseline", "current", "baseline_per_month", "current_per_month", "change_pct",
+        "q", "reading", "small_numbers",
+    ]  # fmt: skip
+    out = head + [
+        render(rows, columns, "table"),
+        "change_pct, the direction (▲ rise, ▼ fall) and the test all compare the monthly "
+        "rates: incidents per month with data in each period.",
+        "",
+        "Findings:",
+    ]
     out += [f"- {f.text}" for f in report.findings]
     out += ["", *_locations(report), *_subcategories(report)]
     out += [f"note: {n}" for n in report.notes]
     return "\n".join(out).rstrip()
+
+
+def _per_month(value: float) -> str:
+    return f"{value:,.1f}"
+
+
+def _change(r: dict[str, Any]) -> str:
+    """E.g. "▲ +39%": the direction of the monthly rate in symbol and sign."""
+    text = change_pct_text(r["direction"], r["change_pct"], r["current"])
+    return f"{DIRECTION_ICONS[r['direction']]} {text}" if text else ""
 
 
 def _locations(report: SiaReport) -> list[str]:
