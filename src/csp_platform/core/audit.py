@@ -223,10 +223,19 @@ class Verification:
     head_seq: int = 0
     head_hash: str = GENESIS
     problems: list[str] = field(default_factory=list)
+    more: int = 0  # problems found beyond the first MAX_PROBLEMS (not listed)
+
+    MAX_PROBLEMS = 1000
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def add(self, problem: str) -> None:
+        if len(self.problems) < self.MAX_PROBLEMS:
+            self.problems.append(problem)
+        else:
+            self.more += 1
 
 
 def verify(*, chunk: int = 2000) -> Verification:
@@ -241,20 +250,20 @@ def verify(*, chunk: int = 2000) -> Verification:
         seq = row["seq"]
         if seq != prev_seq + 1:
             gap = f"#{prev_seq + 1}" if seq == prev_seq + 2 else f"#{prev_seq + 1}-#{seq - 1}"
-            result.problems.append(f"row {gap} missing (deleted)")
+            result.add(f"row {gap} missing (deleted)")
         elif row["prev_hash"] != prev_hash:
-            result.problems.append(f"row #{seq}: previous hash does not match row #{prev_seq}")
+            result.add(f"row #{seq}: previous hash does not match row #{prev_seq}")
         if event_hash(row) != row["hash"]:
-            result.problems.append(f"row #{seq}: content does not match its hash (edited)")
+            result.add(f"row #{seq}: content does not match its hash (edited)")
         prev_seq, prev_hash = seq, row["hash"]
     head = AuditHead.objects.filter(pk=1).first()
     if head is None:
         if result.checked:
-            result.problems.append("the chain's head row is missing (deleted)")
+            result.add("the chain's head row is missing (deleted)")
         return result
     result.head_seq, result.head_hash = head.seq, head.hash
     if (head.seq, head.hash) != (prev_seq, prev_hash):
-        result.problems.append(
+        result.add(
             f"the chain ends at row #{prev_seq} but its head names row #{head.seq}"
             " (rows deleted from the end, or the head changed)"
         )

@@ -145,6 +145,10 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"#{self.seq} {self.at:%Y-%m-%d %H:%M} {self.actor or '-'} {self.action}"
 
+    @property
+    def role_label(self) -> str:
+        return Role(self.role).label if self.role in Role.values else self.role
+
 
 class AuditHead(models.Model):
     """The single row (id 1) naming the chain's last event: appends lock it, so they are
@@ -230,6 +234,19 @@ class SharingAgreement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference}: {self.title}"
+
+    @property
+    def data_class_labels(self) -> list[str]:
+        return [DataClass(v).label if v in DataClass.values else v for v in self.data_classes]
+
+    @property
+    def legal_basis_labels(self) -> list[str]:
+        return [LegalBasis(v).label if v in LegalBasis.values else v for v in self.legal_bases]
+
+    @property
+    def condition_labels(self) -> list[str]:
+        choices = ProcessingCondition
+        return [choices(v).label if v in choices.values else v for v in self.conditions]
 
 
 class SignInThrottle(models.Model):

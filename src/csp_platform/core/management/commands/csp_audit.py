@@ -37,12 +37,15 @@ class Command(CspCommand):
         result = audit.verify()
         for problem in result.problems:
             self.stderr.write(f"audit: {problem}")
+        if result.more:
+            self.stderr.write(f"audit: ... and {result.more} more problems")
         summary = (
             f"{result.checked} audit events checked; head #{result.head_seq} "
             f"{result.head_hash[:16]}"
         )
         if not result.ok:
-            raise CommandError(f"{summary}; {len(result.problems)} problem(s): the log was changed")
+            count = len(result.problems) + result.more
+            raise CommandError(f"{summary}; {count} problem(s): the log was changed")
         self.stdout.write(f"{summary}; the chain is intact.")
 
     def _revoke(self, role: str, *, commit: bool) -> None:
