@@ -170,7 +170,7 @@ class WardFigure:
     incidents: int | None  # None: no source recording the selection has data
     population: int | None
     rate: float | None
-    rank: int = 0
+    rank: int | None = None  # None: no data, so no place in the ranking
 
 
 @dataclass(frozen=True)
@@ -228,7 +228,10 @@ def ward_figures(scope: Scope, measure: str = "count") -> WardTable:
         return (-(value if value is not None else -1), r.name)
 
     ordered = sorted(rows, key=busiest_first)
-    ranked = [WardFigure(**{**vars(r), "rank": i}) for i, r in enumerate(ordered, start=1)]
+    ranked = [
+        WardFigure(**{**vars(r), "rank": i if r.incidents is not None else None})
+        for i, r in enumerate(ordered, start=1)
+    ]
     return WardTable(ranked, table.generation, table.measure, table.notes)
 
 

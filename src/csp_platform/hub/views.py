@@ -52,6 +52,12 @@ class Read:
         self.query = urlencode(self.filters.params(), doseq=True)
 
     @property
+    def label(self) -> str:
+        """Where the figures are for: the area (a ward with its generation) or the
+        partnership's name."""
+        return self.scope.label if self.scope.area is not None else self.partnership.name
+
+    @property
     def errors(self) -> dict[str, list[str]]:
         return {k: [str(e) for e in v] for k, v in self.form.errors.items()}
 
@@ -103,7 +109,7 @@ def _trend_chart(read: Read, trend: list[selectors.TrendPoint]) -> str:
     return charts.line_chart(
         months,
         [charts.Series("Incidents", [p.incidents for p in trend])],
-        title=f"Incidents per month, {read.scope.label}",
+        title=f"Incidents per month, {read.label}",
         description=f"Incidents per month with the filters chosen. {described}.",
         y_label="Incidents",
     )
@@ -194,7 +200,7 @@ def trend_data(request: HttpRequest, read: Read, partnership: str) -> JsonRespon
     trend = selectors.trend(read.scope)
     return JsonResponse(
         {
-            "area": read.scope.label,
+            "area": read.label,
             "filters": read.filters.params(),
             "months": [{"month": p.label, "incidents": p.incidents} for p in trend],
             "no_data": read.coverage.message or None,

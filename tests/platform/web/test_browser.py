@@ -251,6 +251,8 @@ def test_a_selection_no_source_covers_shows_words_not_zeros(live_world, visit):
     assert all(n != 0 for _, n in drawn["ranking"]) and all(n != 0 for _, n in drawn["map"])
     v.check_accessibility("hub (no data)")
     v.screenshot("hub-no-data")
+    page.locator("#hub-map path[data-ward]").first.click(force=True)
+    assert "no data" in page.inner_text(".leaflet-popup-content")
     assert not v.errors, v.errors
 
 

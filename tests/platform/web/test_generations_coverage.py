@@ -21,6 +21,7 @@ from shapely.geometry import Point, shape
 
 from csp_platform.areas import services as area_services
 from csp_platform.areas.models import Area
+from csp_platform.core.cache import cached
 from csp_platform.incidents import services
 from csp_platform.incidents.services import incidents_relink_areas
 from tests.conftest import DATA
@@ -265,3 +266,21 @@ def test_fly_tipping_and_deliberate_fires_in_2024_say_so_on_every_surface(analys
     assert words in analyst.get(url("hub:trend_data"), query).json()["no_data"]
     rows = csv_rows(analyst.get(url("hub:export_categories"), query))
     assert [r["category"] for r in rows if r["aggregate_count"]] == ["fly-tipping"]
+
+
+def test_cached_figures_are_never_served_to_another_audience(personas):
+    """Two partnerships asking for the same page and filters, one after the other on a warm
+    cache: each sees its own wards, and the cache keeps one value per audience."""
+    ours, theirs = Client(), Client()
+    ours.force_login(personas["analyst"])  # Middlesbrough
+    theirs.force_login(personas["outsider"])  # Hartlepool
+    query = {"from": MONTHS[0], "to": MONTHS[-1]}
+    mine = ours.get(url("hub:map_data"), query).json()["features"]
+    other = theirs.get(reverse("hub:map_data", args=["hartlepool"]), query).json()["features"]
+    middlesbrough = {a.code for a in Area.objects.filter(level="ward", parent__code=DISTRICT)}
+    assert {f["properties"]["code"] for f in mine} == middlesbrough
+    assert not {f["properties"]["code"] for f in other} & middlesbrough
+    assert MIDDLEHAVEN not in theirs.get(reverse("hub:hub", args=["hartlepool"])).content.decode()
+    assert cached(["same"], lambda: "first", audience="a") == "first"
+    assert cached(["same"], lambda: "second", audience="b") == "second"
+    assert cached(["same"], lambda: "third", audience="a") == "first"

@@ -37,7 +37,9 @@
     var box = document.createElement("div");
     box.appendChild(text("strong", p.name + " (" + p.generation + ")"));
     box.appendChild(text("p", label + ": " + (p.value === null ? "not available" : p.value.toLocaleString("en-GB"))));
-    box.appendChild(text("p", "Incidents: " + p.incidents.toLocaleString("en-GB") + ", rank " + p.rank));
+    box.appendChild(text("p", p.incidents === null
+      ? "Incidents: no data (no loaded source covers this selection)"
+      : "Incidents: " + p.incidents.toLocaleString("en-GB") + ", rank " + p.rank));
     var link = text("a", "Ward profile");
     link.href = p.url;
     link.className = "govuk-link";
