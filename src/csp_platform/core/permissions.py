@@ -41,11 +41,12 @@ class Perm(StrEnum):
     EXPORT_POINTS = "export_points"  # CSV of published points (recorded)
     VIEW_DATA = "view_data"  # the data page: sources, months, quality report
     IMPORT_DATA = "import_data"  # upload a file through the import service
+    MANAGE_MEMBERS = "manage_members"  # the Members page: add, invite, change, remove
 
 
 _ALL = frozenset(Perm)
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
-    Role.ANALYST: _ALL - {Perm.IMPORT_DATA},
+    Role.ANALYST: _ALL - {Perm.IMPORT_DATA, Perm.MANAGE_MEMBERS},
     Role.PARTNER_OFFICER: frozenset(
         {Perm.VIEW_AGGREGATES, Perm.VIEW_HOTSPOTS, Perm.VIEW_POINTS, Perm.VIEW_FORECAST}
     ),

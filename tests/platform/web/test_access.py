@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from csp_platform.core.models import Membership
 from csp_platform.core.permissions import ROLE_PERMISSIONS, Perm
 from tests.platform.web.conftest import HARTLEPOOL_WARD, MIDDLEHAVEN, MIDDLESBROUGH, ROLE_OF
 
@@ -29,11 +30,20 @@ CASES: list[tuple[str, dict[str, str], Perm, str]] = [
     ("hub:forecast", {}, Perm.VIEW_FORECAST, ""),
     ("incidents:data", {}, Perm.VIEW_DATA, ""),
     ("incidents:upload", {}, Perm.IMPORT_DATA, ""),
+    ("members:list", {}, Perm.MANAGE_MEMBERS, ""),
+    # member_id: the Middlesbrough membership of the persona named (resolved in url())
+    ("members:change", {"member_id": "councillor"}, Perm.MANAGE_MEMBERS, ""),
+    ("members:remove", {"member_id": "councillor"}, Perm.MANAGE_MEMBERS, ""),
 ]
 VISITORS = [*ROLE_OF, "no_membership", "anonymous"]
 
 
 def url(name: str, kwargs: dict[str, str], query: str, partnership: str = MIDDLESBROUGH) -> str:
+    if "member_id" in kwargs:
+        member = Membership.objects.get(
+            user__username=kwargs["member_id"], partnership__slug=MIDDLESBROUGH
+        )
+        kwargs = {**kwargs, "member_id": str(member.pk)}
     path = reverse(name, kwargs={"partnership": partnership, **kwargs})
     return f"{path}?{query}" if query else path
 
