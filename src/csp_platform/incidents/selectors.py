@@ -367,13 +367,14 @@ def quality_report(
         missing = set(source_codes) - set(sources.values_list("code", flat=True))
         if missing:
             raise BadQuery(f"no source called {', '.join(sorted(missing))}")
-    return [_source_quality(s) for s in sources]
+    return [_source_quality(s, partnership) for s in sources]
 
 
-def _source_quality(source: Source) -> SourceQuality:
-    excluded = ImportBatch.objects.filter(source=source).aggregate(
-        n=Sum("rows_excluded"), b=Count("id")
-    )
+def _source_quality(source: Source, partnership: Partnership | None = None) -> SourceQuality:
+    batches = ImportBatch.objects.filter(source=source)
+    if partnership is not None:  # another partnership's uploads are not counted either
+        batches = batches.filter(Q(partnership=partnership) | Q(partnership__isnull=True))
+    excluded = batches.aggregate(n=Sum("rows_excluded"), b=Count("id"))
     if source.kind == Source.Kind.AGGREGATE:
         qs = AggregateRecord.objects.filter(source=source)
         stats = qs.aggregate(

@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from csp_platform.core import services as core_services
 from csp_platform.core.models import Membership, Organisation, Partnership, Role
+from csp_platform.incidents import selectors as incident_selectors
 from tests.platform.web.conftest import PASSWORD
 from tests.platform.web.files import police_file_as_partner_mapping, police_rows_in
 from tests.platform.web.test_ownership import client_for, member
@@ -58,6 +59,21 @@ def test_the_data_page_lists_only_the_partnerships_own_uploads_and_sources(
     own = client_for(member("middlesbrough", "middlesbrough-council", Role.ANALYST))
     page = own.get(reverse("incidents:data", args=["middlesbrough"])).content.decode()
     assert "mbro-rows.csv" in page and "middlesbrough-council-asb" in page
+    # the quality report counts only the imports the partnership may see
+    batches = {
+        slug: {
+            q.code: q.batches
+            for q in incident_selectors.quality_report(
+                partnership=Partnership.objects.get(slug=slug)
+            )
+        }
+        for slug in ("redcar-cleveland", "middlesbrough")
+    }
+    assert batches["redcar-cleveland"] == {"police-uk-cleveland-police": 1}
+    assert batches["middlesbrough"] == {
+        "middlesbrough-council-asb": 1,
+        "police-uk-cleveland-police": 2,
+    }
 
 
 def test_the_hub_source_filter_offers_only_visible_sources(middlesbrough_uploads):
