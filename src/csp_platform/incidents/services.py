@@ -40,6 +40,7 @@ from csp_platform.incidents.places import LINK_COLUMNS, PlaceIndex
 from csp_platform.incidents.reference import (
     crosswalk_as_dict,
     crosswalk_in_force,
+    crosswalk_latest,
     crosswalk_save,
     crosswalk_store,
     reference_data_ensure,
@@ -533,6 +534,22 @@ class _Importer:
             )
             batch.save()
         self.result.sources = sorted(b.source.code for b in self.batches.values())
+        self._apply_own_crosswalks()
+
+    def _apply_own_crosswalks(self) -> None:
+        """Rows were categorised with the crosswalk of the import's owner (the reference when
+        the operator named none); a source whose organisation keeps its own version of the
+        scheme (a force's own police.uk crosswalk) is re-mapped with that version."""
+        done: set[tuple[str, int]] = set()
+        for source in Source.objects.filter(pk__in=list(self.touched)).select_related(
+            "organisation"
+        ):
+            key = (source.scheme, source.organisation_id)
+            if key in done or source.organisation == self.crosswalk_organisation:
+                continue
+            done.add(key)
+            if crosswalk_latest(source.scheme, source.organisation) is not None:
+                self.result.rows_remapped += crosswalk_remap(source.scheme, source.organisation)
 
 
 def _monthly_increments(counts: pl.DataFrame) -> pl.DataFrame:

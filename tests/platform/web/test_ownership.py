@@ -18,10 +18,19 @@ from django.core.management.base import CommandError
 from django.test import Client
 from django.urls import reverse
 
+from csp_platform.areas.models import Area
 from csp_platform.core import services as core_services
 from csp_platform.core.models import Organisation, Partnership, Role
 from csp_platform.incidents import services
-from csp_platform.incidents.models import Crosswalk, ImportBatch, Incident, Source
+from csp_platform.incidents.models import (
+    AggregateRecord,
+    Crosswalk,
+    ImportBatch,
+    Incident,
+    Source,
+)
+from csp_platform.incidents.reference import crosswalk_save
+from tests.conftest import DATA, ROOT
 from tests.platform.web.conftest import PASSWORD, police_files
 from tests.platform.web.files import police_file_as_partner_mapping, police_rows_in
 
@@ -259,3 +268,92 @@ def test_the_operator_names_the_owning_organisation(personas):
     batch = ImportBatch.objects.order_by("-id").first()
     assert batch.organisation.slug == "cleveland-police" and batch.partnership is None
     assert batch.source.partnership is None  # the force's source is shared
+
+
+FMS = DATA / "council" / "fixmystreet_lsoa_monthly" / "lsoa_all_shef_a"
+FMS_MAPPING = ROOT / "examples" / "mappings" / "fixmystreet-lsoa-monthly.yaml"
+
+
+def test_an_aggregate_return_with_areas_outside_the_partnership_is_refused(personas):
+    """FixMyStreet's national counts, sent as Middlesbrough Council's: most LSOAs are
+    elsewhere, so the file is refused; the Middlesbrough rows alone are accepted."""
+    path = FMS / "fms_lsoa_shef_a_2018-01.csv"
+    mapping = FMS_MAPPING.read_text().replace(
+        "organisation: FixMyStreet (mySociety)", "organisation: Middlesbrough Council"
+    )
+    client = council_dm("middlesbrough")
+
+    def send(content: bytes) -> Any:
+        return upload(
+            client,
+            "middlesbrough",
+            {
+                "format": "mapped",
+                "file": SimpleUploadedFile(path.name, content),
+                "mapping_file": SimpleUploadedFile("fms.yaml", mapping.encode()),
+            },
+        )
+
+    response = send(path.read_bytes())
+    assert response.status_code == 400
+    assert "outside Middlesbrough Community Safety Partnership" in response.content.decode()
+    assert not AggregateRecord.objects.exists()
+    ours = set(
+        Area.objects.filter(level="lsoa", parent__code=DISTRICT["middlesbrough"]).values_list(
+            "code", flat=True
+        )
+    )
+    lines = path.read_text().splitlines()
+    kept = [lines[0], *[x for x in lines[1:] if x.split(",")[0] in ours]]
+    assert len(kept) > 10
+    response = send(("\n".join(kept) + "\n").encode())
+    assert response.status_code == 200, why(response)
+    assert AggregateRecord.objects.filter(source__code="fixmystreet-lsoa").exists()
+
+
+def test_a_forces_own_police_uk_crosswalk_applies_to_its_new_rows(personas):
+    """The operator imports without --organisation: rows are read with the reference
+    crosswalk, then the force's own version (if it keeps one) is applied to its source."""
+    force = Organisation.objects.get(slug="cleveland-police")
+    reference = dict(
+        Crosswalk.objects.get(scheme="police-uk", organisation=None).entries.values_list(
+            "source_value", "category__code"
+        )
+    )
+    own = {**reference, "Violence and sexual offences": "public-order"}
+    crosswalk_save("police-uk", own, [], organisation=force, by_user="force analyst")
+    services.crosswalk_remap("police-uk", force)
+    services.police_uk_import(police_files(("2018-10",)))
+    october = Incident.objects.filter(source__code="police-uk-cleveland-police", month__month=10)
+    assert october.filter(source_category="Violence and sexual offences").exists()
+    assert not october.filter(category__code="violence-and-sexual-offences").exists()
+    # the reference itself, and so every other organisation's sources, are unchanged
+    assert Crosswalk.objects.filter(scheme="police-uk", organisation=None).count() == 1
+
+
+def test_the_command_reverts_an_organisation_to_the_reference_crosswalk(personas):
+    code = "redcar-partial-mapping"
+    mapping = police_file_as_partner_mapping(
+        code=code, organisation=COUNCIL["redcar-cleveland"], categories=HOSTILE_CATEGORIES
+    )
+    client = council_dm("redcar-cleveland")
+    assert mapped_upload(client, "redcar-cleveland", "redcar-cleveland", mapping).status_code == 200
+    rows = Incident.objects.filter(source__code=code)
+    assert rows.filter(category__code="littering").exists()
+    out = StringIO()
+    call_command(
+        "csp_crosswalk",
+        "police-uk",
+        "--organisation",
+        "redcar-cleveland-council",
+        "--revert-to",
+        "1",
+        "--from-reference",
+        "--commit",
+        stdout=out,
+    )
+    assert out.getvalue().startswith("reverted police-uk to version 1")
+    assert not rows.filter(category__code="littering").exists()
+    assert rows.filter(category__code="anti-social-behaviour").exists()
+    latest = Crosswalk.objects.filter(organisation__slug="redcar-cleveland-council").first()
+    assert (latest.version, latest.created_by) == (2, "command line")
