@@ -22,16 +22,18 @@ class _MemberFields(forms.Form):
 
 
 class AddMemberForm(_MemberFields):
+    field_order = ["username", "organisation", "role"]
     username = forms.CharField(max_length=150)
 
 
 class InviteForm(_MemberFields):
+    field_order = ["username", "email", "organisation", "role"]
     username = forms.RegexField(
         regex=r"^[\w.@+-]+\Z",
         max_length=150,
         error_messages={"invalid": "Use letters, digits and @ . + - _ only"},
     )
-    email = forms.EmailField(required=False)
+    email = forms.EmailField(required=False, label="Email (optional)")
 
 
 class ChangeMemberForm(_MemberFields):
