@@ -20,7 +20,7 @@ from django.core.management.base import CommandError
 
 from csp_platform.incidents import selectors, services
 from csp_platform.incidents.models import Crosswalk, Incident
-from tests.platform.conftest import police_uk_category, raw_rows
+from tests.platform.conftest import count_rows, police_uk_category, raw_rows
 
 pytestmark = pytest.mark.django_db
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "mappings"
@@ -46,7 +46,7 @@ def write(path: Path, rows: list[dict[str, str]]) -> Path:
 
 
 def by_category(source: str) -> dict[str, int]:
-    table = selectors.counts(selectors.CountQuery(by=("category",), sources=(source,)))
+    table = count_rows(("category",), sources=(source,))
     return {r["category"]: r["incidents"] for r in table.rows if r["incidents"]}
 
 
@@ -85,9 +85,13 @@ def test_export_is_the_shipped_police_uk_crosswalk_with_rows_counted_from_the_fi
 
 def test_list_shows_every_version_and_the_sources_that_use_it(police_month, lfb_file):
     listed = list(csv.DictReader(io.StringIO(csp("list", "--format", "csv"))))
-    assert {(r["scheme"], r["version"], r["latest"], r["sources"]) for r in listed} == {
-        ("police-uk", "1", "yes", POLICE),
-        ("lfb-stop-code", "1", "yes", "lfb-incidents"),
+    # the police.uk source uses the shipped reference; the LFB mapping made London Fire
+    # Brigade's own version of its scheme
+    assert {
+        (r["scheme"], r["owner"], r["version"], r["latest"], r["sources"]) for r in listed
+    } == {
+        ("police-uk", "reference", "1", "yes", POLICE),
+        ("lfb-stop-code", "London Fire Brigade", "1", "yes", "lfb-incidents"),
     }
     mapping = yaml.safe_load((EXAMPLES / "lfb-incidents.yaml").read_text())
     lfb = next(r for r in listed if r["scheme"] == "lfb-stop-code")
@@ -108,12 +112,16 @@ def test_an_edited_file_makes_a_new_version_and_remaps_the_stored_rows(tmp_path,
     total = Incident.objects.count()
 
     dry = csp("import", "--source", POLICE, str(path), "--dry-run")
-    assert dry.startswith("dry run (nothing written)") and "would make police-uk version 2" in dry
+    # the force had no version of its own: the edit makes Cleveland Police's first, which
+    # categorises its sources only (the reference stays for every other organisation)
+    assert dry.startswith("dry run (nothing written)")
+    assert "would make Cleveland Police's police-uk version 1" in dry
+    assert "(replacing reference version 1;" in dry
     assert Crosswalk.objects.filter(scheme="police-uk").count() == 1
 
     out = csp("import", "--source", POLICE, str(path))
     in_file = Counter(r["Crime type"] for r in raw_rows(police_month))
-    assert "made police-uk version 2" in out and "changed: Bicycle theft" in out
+    assert "made Cleveland Police's police-uk version 1" in out and "changed: Bicycle theft" in out
     assert f"re-mapped {in_file['Bicycle theft']} stored records" in out
     # every figure follows: counted from the file with the edited mapping
     edited = {**police_uk_category(), "Bicycle theft": "other-theft"}
@@ -123,7 +131,10 @@ def test_an_edited_file_makes_a_new_version_and_remaps_the_stored_rows(tmp_path,
     assert by_category(POLICE) == dict(expected)
     assert Incident.objects.count() == total  # nothing lost
     listed = list(csv.DictReader(io.StringIO(csp("list", "--format", "csv"))))
-    assert [(r["version"], r["latest"]) for r in listed] == [("2", "yes"), ("1", "")]
+    assert [(r["owner"], r["version"], r["latest"], r["sources"]) for r in listed] == [
+        ("Cleveland Police", "1", "yes", POLICE),
+        ("reference", "1", "yes", ""),
+    ]
     assert "from police.csv" in listed[0]["note"]
     # the same file again changes nothing
     assert "nothing changed" in csp("import", "--source", POLICE, str(path))
@@ -213,7 +224,7 @@ def test_lfb_exclusions_round_trip_and_a_new_exclusion_keeps_the_stored_rows(tmp
             r["category"], r["excluded"] = "criminal-damage-and-arson", "no"
     total = Incident.objects.count()
     out = csp("import", "--source", "lfb-incidents", str(write(tmp_path / "lfb.csv", rows)))
-    assert "made lfb-stop-code version 2" in out
+    assert "made London Fire Brigade's lfb-stop-code version 2" in out
     assert f"re-mapped {in_file['False alarm - Malicious']} stored records" in out
     assert "Primary Fire were excluded when imported and never stored" in out
     assert "imported with a mapping file" in out
@@ -255,7 +266,11 @@ def test_a_value_that_looks_like_a_formula_is_guarded_in_the_export_and_read_bac
     rows = export(POLICE)
     rows.append({**rows[0], "source_value": "=HYPERLINK(1)", "category": "other-crime"})
     csp("import", "--source", POLICE, str(write(tmp_path / "police.csv", rows)))
-    latest = Crosswalk.objects.filter(scheme="police-uk").order_by("-version").first()
+    latest = (
+        Crosswalk.objects.filter(scheme="police-uk", organisation__slug="cleveland-police")
+        .order_by("-version")
+        .first()
+    )
     assert latest.entries.filter(source_value="=HYPERLINK(1)").exists()
     exported = export(POLICE)
     assert "'=HYPERLINK(1)" in {r["source_value"] for r in exported}

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from csp_platform.core import audit_views, views
+from csp_platform.core import audit_views, member_views, views
 
 app_name = "core"
 urlpatterns = [
@@ -14,4 +14,9 @@ urlpatterns = [
         name="audit_seen",
     ),
     path("p/<slug:partnership>/agreements/", audit_views.agreements, name="agreements"),
+    path(
+        "set-password/<str:uidb64>/<str:token>/",
+        member_views.set_password,
+        name="set_password",
+    ),
 ]

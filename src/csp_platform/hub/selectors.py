@@ -35,7 +35,7 @@ from csp_platform.analysis.periods import Period, add_months, period_months
 from csp_platform.areas.models import Area
 from csp_platform.areas.selectors import area_geometry
 from csp_platform.core.cache import EVERYONE, cached
-from csp_platform.core.models import Membership
+from csp_platform.core.models import Membership, Partnership
 from csp_platform.incidents import scope as scopes
 from csp_platform.incidents import selectors as incident_selectors
 from csp_platform.incidents.models import Category, Incident, LocationPrecision, Source, Theme
@@ -139,10 +139,11 @@ class Choices:
 def filter_choices(membership: Membership) -> Choices:
     """What the filter form offers the membership (cached until the data change)."""
     access = scopes.access_for(membership)
-    return cached(["choices"], lambda: _choices(access), audience=access.audience)
+    partnership = membership.partnership
+    return cached(["choices"], lambda: _choices(access, partnership), audience=access.audience)
 
 
-def _choices(access: scopes.Access) -> Choices:
+def _choices(access: scopes.Access, partnership: Partnership) -> Choices:
     found = scopes.months_with_data()
     return Choices(
         districts=scopes.areas_of_level("district", access),
@@ -150,7 +151,7 @@ def _choices(access: scopes.Access) -> Choices:
         custom=scopes.areas_of_level("custom", access),
         themes=list(Theme.objects.all()),
         categories=list(Category.objects.select_related("theme").order_by("theme__order", "name")),
-        sources=list(Source.objects.order_by("name")),
+        sources=list(incident_selectors.sources_visible_to(partnership).order_by("name")),
         months=period_months((found[0], found[-1])) if found else [],
         months_with_data=found,
         generations=scopes.generations("ward"),

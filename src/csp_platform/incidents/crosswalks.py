@@ -1,15 +1,17 @@
 """The category crosswalk as a CSV an analyst can read and change (``csp crosswalk``).
 
-A source's crosswalk is the latest version for its category scheme (``Source.scheme``):
-which source value (a police.uk crime type, an LFB stop code) counts as which canonical
-category, and which are out of scope. Exporting writes one row per value of that version,
-and one per value found in the stored records that the version does not map, with how many
-stored records carry it. Importing an edited file makes a new version through the same
-:func:`~csp_platform.incidents.reference.crosswalk_save` that mapping files use, and re-maps
-the stored records as a changed mapping does (:func:`services.crosswalk_remap`): all or
-nothing, in one transaction, a dry run rolled back. The file is the whole new version: a
-value left out, or left without a category, is unmapped from then on (its records are kept,
-counted as unknown by ``csp quality``).
+A source's crosswalk is the version in force for its category scheme (``Source.scheme``) and
+its owning organisation (the organisation's own newest version, else the shipped reference;
+docs/importing.md, "Ownership"): which source value (a police.uk crime type, an LFB stop
+code) counts as which canonical category, and which are out of scope. Exporting writes one
+row per value of that version, and one per value found in the stored records that the
+version does not map, with how many stored records carry it. Importing an edited file makes
+a new version through the same :func:`~csp_platform.incidents.reference.crosswalk_save` that
+mapping files use, and re-maps the stored records of that organisation's sources as a
+changed mapping does (:func:`services.crosswalk_remap`; other organisations' sources are
+untouched): all or nothing, in one transaction, a dry run rolled back. The file is the whole
+new version: a value left out, or left without a category, is unmapped from then on (its
+records are kept, counted as unknown by ``csp quality``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, F, Sum
 
 from csp_platform.core.errors import ImportRejected
 from csp_platform.incidents.models import (
@@ -36,7 +38,7 @@ from csp_platform.incidents.models import (
 )
 from csp_platform.incidents.reference import (
     crosswalk_as_dict,
-    crosswalk_latest,
+    crosswalk_in_force,
     crosswalk_save,
     reference_data_ensure,
 )
@@ -54,6 +56,7 @@ class CrosswalkVersion:
     """One version of a scheme's crosswalk, for ``csp crosswalk list``."""
 
     scheme: str
+    owner: str  # the organisation that keeps the version, or "reference" (shipped)
     version: int
     latest: bool
     created_at: datetime
@@ -65,6 +68,7 @@ class CrosswalkVersion:
     def as_dict(self) -> dict[str, Any]:
         return {
             "scheme": self.scheme,
+            "owner": self.owner,
             "version": self.version,
             "latest": "yes" if self.latest else "",
             "created": self.created_at.strftime("%Y-%m-%d %H:%M"),
@@ -83,8 +87,11 @@ class CrosswalkImportResult:
     file: str
     source: str
     scheme: str
-    before: int | None  # the latest version before the import
-    after: int  # the latest version after it (the same when nothing changed)
+    owner: str  # whose crosswalk: the source's organisation
+    before: str | None  # the version in force before, e.g. "reference version 1"
+    before_pk: int | None
+    after: int  # the organisation's version in force after (the same when nothing changed)
+    after_pk: int
     mapped: int = 0
     excluded: int = 0
     rows_remapped: int = 0
@@ -94,13 +101,13 @@ class CrosswalkImportResult:
 
     @property
     def changed(self) -> bool:
-        return self.after != self.before
+        return self.after_pk != self.before_pk
 
     def summary(self) -> str:
         prefix = "dry run (nothing written): " if self.dry_run else ""
         if not self.changed:
             return (
-                f"{prefix}{self.file}: the same as {self.scheme} version {self.before}; "
+                f"{prefix}{self.file}: the same as {self.scheme} {self.before}; "
                 "nothing changed"
             )
         verb = "would make" if self.dry_run else "made"
@@ -108,10 +115,11 @@ class CrosswalkImportResult:
             f" and {len(self.changed_values) - 10} more" if len(self.changed_values) > 10 else ""
         )
         lines = [
-            f"{prefix}{self.file}: {verb} {self.scheme} version {self.after} "
-            f"({self.mapped} values mapped, {self.excluded} excluded); changed: {values}; "
+            f"{prefix}{self.file}: {verb} {self.owner}'s {self.scheme} version {self.after} "
+            f"(replacing {self.before or 'none'}; {self.mapped} values mapped, "
+            f"{self.excluded} excluded); changed: {values}; "
             f"{'would re-map' if self.dry_run else 're-mapped'} {self.rows_remapped} stored "
-            f"records of the scheme's sources"
+            f"records of {self.owner}'s sources of the scheme"
         ]
         if self.excluded_before_now_mapped:
             lines.append(
@@ -139,34 +147,54 @@ def _source(code: str) -> Source:
         ) from None
 
 
+def _owner(organisation_name: str | None) -> str:
+    return organisation_name or "reference"
+
+
 def crosswalk_versions(source_code: str | None = None) -> list[CrosswalkVersion]:
     """Every version of every scheme's crosswalk (only the source's scheme if one is
-    named), newest first within a scheme."""
+    named), by owner (an organisation, or the shipped reference), newest first; each with
+    the sources it categorises (an organisation's version: its own sources of the scheme;
+    the reference: the sources of organisations without a version of their own)."""
     reference_data_ensure()
-    crosswalks = Crosswalk.objects.order_by("scheme", "-version")
+    crosswalks = Crosswalk.objects.order_by(
+        "scheme", F("organisation__name").asc(nulls_last=True), "-version"
+    )
     if source_code:
         crosswalks = crosswalks.filter(scheme=_source(source_code).scheme)
-    users: dict[str, list[str]] = {}
-    for code, scheme in Source.objects.order_by("code").values_list("code", "scheme"):
-        users.setdefault(scheme, []).append(code)
-    latest: dict[str, int] = {}
-    counted = crosswalks.values_list("pk", "scheme", "version", "created_at", "note")
+    own = set(
+        Crosswalk.objects.filter(organisation__isnull=False).values_list(
+            "scheme", "organisation__name"
+        )
+    )
+    users: dict[tuple[str, str], list[str]] = {}
+    for code, scheme, org in Source.objects.order_by("code").values_list(
+        "code", "scheme", "organisation__name"
+    ):
+        owner = org if (scheme, org) in own else None
+        users.setdefault((scheme, _owner(owner)), []).append(code)
+    latest: dict[tuple[str, str], int] = {}
+    counted = crosswalks.values_list(
+        "pk", "scheme", "organisation__name", "version", "created_at", "note"
+    )
     excluded = Counter(
         Crosswalk.objects.filter(entries__excluded=True).values_list("pk", flat=True)
     )
     totals = Counter(Crosswalk.objects.filter(entries__isnull=False).values_list("pk", flat=True))
     out = []
-    for pk, scheme, version, created_at, note in counted:
-        latest.setdefault(scheme, version)
+    for pk, scheme, org, version, created_at, note in counted:
+        key = (scheme, _owner(org))
+        latest.setdefault(key, version)
         out.append(
             CrosswalkVersion(
                 scheme=scheme,
+                owner=key[1],
                 version=version,
-                latest=latest[scheme] == version,
+                latest=latest[key] == version,
                 created_at=created_at,
                 mapped=totals[pk] - excluded[pk],
                 excluded=excluded[pk],
-                sources=tuple(users.get(scheme, ())),
+                sources=tuple(users.get(key, ())),
                 note=note,
             )
         )
@@ -184,18 +212,20 @@ def crosswalk_categories() -> list[dict[str, str]]:
     ]
 
 
-def _stored_rows(scheme: str) -> Counter[str]:
-    """Records stored per source value, over every source of the scheme."""
+def _stored_rows(source: Source) -> Counter[str]:
+    """Records stored per source value, over the sources of the scheme that the source's
+    organisation owns (the ones its crosswalk categorises)."""
     counts: Counter[str] = Counter()
+    owned = {"source__scheme": source.scheme, "source__organisation": source.organisation}
     for value, n in (
-        Incident.objects.filter(source__scheme=scheme)
+        Incident.objects.filter(**owned)
         .values_list("source_category")
         .annotate(n=Count("id"))
         .order_by()
     ):
         counts[value] += n
     for value, n in (
-        AggregateRecord.objects.filter(source__scheme=scheme)
+        AggregateRecord.objects.filter(**owned)
         .values_list("source_category")
         .annotate(n=Sum("count"))
         .order_by()
@@ -209,14 +239,14 @@ def crosswalk_export(source_code: str) -> list[dict[str, Any]]:
     every value of the latest version, then every stored value it does not map."""
     reference_data_ensure()
     source = _source(source_code)
-    latest = crosswalk_latest(source.scheme)
+    latest = crosswalk_in_force(source.scheme, source.organisation)
     categories = {
         pk: (code, name, theme)
         for pk, code, name, theme in Category.objects.values_list(
             "pk", "code", "name", "theme__code"
         )
     }
-    stored = _stored_rows(source.scheme)
+    stored = _stored_rows(source)
     rows = []
     entries = (
         latest.entries.order_by("excluded", "source_value").values_list(
@@ -325,14 +355,15 @@ def _read(path: Path) -> tuple[dict[str, str], set[str]]:
 def crosswalk_import(
     source_code: str, path: Path, *, dry_run: bool = False
 ) -> CrosswalkImportResult:
-    """A new crosswalk version for the source's scheme from a CSV, and every stored record
-    of that scheme re-mapped to it; all or nothing (a dry run checks and counts, then rolls
-    back). A file equal to the latest version changes nothing."""
+    """A new version of the source's organisation's crosswalk for its scheme from a CSV,
+    and the stored records of that organisation's sources of the scheme re-mapped to it;
+    all or nothing (a dry run checks and counts, then rolls back). A file equal to the
+    version in force changes nothing."""
     reference_data_ensure()
     source = _source(source_code)
     mapped, excluded = _read(path)
     with transaction.atomic():
-        before = crosswalk_latest(source.scheme)
+        before = crosswalk_in_force(source.scheme, source.organisation)
         old_mapped, old_excluded = crosswalk_as_dict(before)
         codes = dict(Category.objects.values_list("id", "code"))
         old = {v: codes[c] for v, c in old_mapped.items() if c is not None}
@@ -342,22 +373,35 @@ def crosswalk_import(
             sorted(excluded),
             note=f"from {path.name} (csp crosswalk import)",
             where=str(path),
+            organisation=source.organisation,
+            by_user="command line",
         )
+        owner = source.organisation.name if source.organisation else "reference"
         result = CrosswalkImportResult(
             dry_run=dry_run,
             file=str(path),
             source=source.code,
             scheme=source.scheme,
-            before=before.version if before else None,
+            owner=owner,
+            before=(
+                f"{_owner(before.organisation.name if before.organisation else None)} "
+                f"version {before.version}"
+                if before
+                else None
+            ),
+            before_pk=before.pk if before else None,
             after=saved.version,
+            after_pk=saved.pk,
             mapped=len(mapped),
             excluded=len(excluded - set(mapped)),
             from_mapping_file=ImportBatch.objects.filter(
-                source__scheme=source.scheme, mapping__isnull=False
+                source__scheme=source.scheme,
+                source__organisation=source.organisation,
+                mapping__isnull=False,
             ).exists(),
         )
         if result.changed:
-            result.rows_remapped = crosswalk_remap(source.scheme)
+            result.rows_remapped = crosswalk_remap(source.scheme, source.organisation)
             result.changed_values = sorted(
                 v
                 for v in set(old) | set(mapped) | old_excluded | excluded

@@ -1,26 +1,34 @@
 """csp crosswalk {list [--source CODE] | export --source CODE | import --source CODE FILE.csv
-[--dry-run] | categories}"""
+[--dry-run] | categories | history SCHEME [--organisation SLUG] | revert SCHEME --to N
+[--organisation SLUG] [--from-reference] [--commit]}"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import CommandParser
+from django.core.management.base import CommandError, CommandParser
+from django.db import transaction
 
 from csp_platform.core.commands import CspCommand
+from csp_platform.core.models import Organisation
 from csp_platform.core.output import FORMATS, render
-from csp_platform.incidents import crosswalks
+from csp_platform.incidents import crosswalks, selectors, services
 
-LIST_COLUMNS = ["scheme", "version", "latest", "created", "mapped", "excluded", "sources", "note"]
+LIST_COLUMNS = [
+    "scheme", "owner", "version", "latest", "created", "mapped", "excluded", "sources", "note"
+]  # fmt: skip
 
 
 class Command(CspCommand):
     help = (
         "See and change the category crosswalk: which source value counts as which canonical "
-        "category. `list` shows every version, `export` writes a source's current crosswalk "
-        "as CSV, `import` makes a new version from an edited CSV and re-maps the stored "
-        "records (all or nothing), `categories` lists the canonical codes."
+        "category. `list` shows every version, `export` writes a source's crosswalk in force "
+        "as CSV, `import` makes a new version for the source's organisation from an edited "
+        "CSV and re-maps that organisation's stored records (all or nothing), `categories` "
+        "lists the canonical codes, `history` shows who made each version of an "
+        "organisation's crosswalk and `revert` puts an earlier version back (a dry run "
+        "unless --commit)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -29,7 +37,7 @@ class Command(CspCommand):
         listing.add_argument("--source", help="only the scheme of this source (a source code)")
         listing.add_argument("--format", default="table", choices=FORMATS)
         export = actions.add_parser(
-            "export", help="the source's current crosswalk as CSV on standard output"
+            "export", help="the source's crosswalk in force as CSV on standard output"
         )
         export.add_argument("--source", required=True, help="a source code (csp quality)")
         imports = actions.add_parser(
@@ -42,6 +50,27 @@ class Command(CspCommand):
         )
         categories = actions.add_parser("categories", help="the canonical category codes")
         categories.add_argument("--format", default="table", choices=FORMATS)
+        history = actions.add_parser(
+            "history", help="the versions an organisation keeps of a scheme, who made each"
+        )
+        history.add_argument("scheme", help="a category scheme, e.g. police-uk")
+        history.add_argument(
+            "--organisation", metavar="SLUG", help="whose crosswalk (default: the reference)"
+        )
+        revert = actions.add_parser(
+            "revert", help="put an earlier version back as a new version and re-map"
+        )
+        revert.add_argument("scheme", help="a category scheme, e.g. police-uk")
+        revert.add_argument("--to", type=int, required=True, metavar="N", dest="to_version")
+        revert.add_argument(
+            "--organisation", metavar="SLUG", help="whose crosswalk (default: the reference)"
+        )
+        revert.add_argument(
+            "--from-reference",
+            action="store_true",
+            help="N is a version of the reference crosswalk",
+        )
+        revert.add_argument("--commit", action="store_true", help="write the revert")
 
     def run(self, **o: Any) -> None:
         action = o["action"]
@@ -54,6 +83,37 @@ class Command(CspCommand):
         elif action == "import":
             result = crosswalks.crosswalk_import(o["source"], Path(o["file"]), dry_run=o["dry_run"])
             self.stdout.write(result.summary())
-        else:
+        elif action == "categories":
             rows = crosswalks.crosswalk_categories()
             self.stdout.write(render(rows, ["code", "name", "theme"], o["format"]))
+        elif action == "history":
+            for line in selectors.crosswalk_history(o["scheme"], _organisation(o)):
+                self.stdout.write(line)
+        else:
+            self._revert(o)
+
+    def _revert(self, o: dict[str, Any]) -> None:
+        with transaction.atomic():
+            saved, remapped = services.crosswalk_revert(
+                scheme=o["scheme"],
+                organisation=_organisation(o),
+                to_version=o["to_version"],
+                from_reference=o["from_reference"],
+                by_user="command line",
+            )
+            if not o["commit"]:
+                transaction.set_rollback(True)
+        verb = "reverted" if o["commit"] else "dry run (nothing written): would revert"
+        self.stdout.write(
+            f"{verb} {o['scheme']} to version {o['to_version']}: now {saved}; "
+            f"{remapped} stored rows re-mapped"
+        )
+
+
+def _organisation(o: dict[str, Any]) -> Organisation | None:
+    if not o["organisation"]:
+        return None
+    found = Organisation.objects.filter(slug=o["organisation"]).first()
+    if found is None:
+        raise CommandError(f"--organisation: no organisation {o['organisation']!r}")
+    return found
