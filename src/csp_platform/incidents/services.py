@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-import yaml
 from django.db import connection, transaction
 from django.utils.text import slugify
 
@@ -27,6 +26,7 @@ from csp_platform.areas.selectors import AreaIndex
 from csp_platform.core.errors import ImportRejected
 from csp_platform.core.models import Organisation
 from csp_platform.incidents import repository
+from csp_platform.incidents.limits import import_limits, mapping_read
 from csp_platform.incidents.models import (
     AggregateRecord,
     Crosswalk,
@@ -35,6 +35,7 @@ from csp_platform.incidents.models import (
     Place,
     Source,
 )
+from csp_platform.incidents.parsed import parse_first
 from csp_platform.incidents.places import LINK_COLUMNS, PlaceIndex
 from csp_platform.incidents.reference import (
     crosswalk_as_dict,
@@ -508,9 +509,11 @@ def police_uk_import(
 ) -> ImportResult:
     """Import data.police.uk street-level files; one source per force ("Falls within").
 
-    Files are read ``block_bytes`` at a time (memory does not grow with the file)."""
+    Files are read ``block_bytes`` at a time (memory does not grow with the file), and all
+    of them are read and checked before the transaction starts (:func:`parse_first`)."""
     files = readers.police_uk_files(paths)
     _check_files(files)
+    limits = import_limits()
 
     def work(importer: _Importer) -> list[readers.FileInfo]:
         infos = []
@@ -518,8 +521,7 @@ def police_uk_import(
         importer.crosswalk("police-uk")
 
         def read(path: Path) -> Iterator[_Block]:
-            # BNG is worked out per new place (PlaceIndex), not per row
-            for frame in readers.read_police_uk(path, block_bytes=block_bytes, bng=False):
+            for frame in parsed.frames(path):
                 yield importer.prepare(frame, "police-uk", "keep")
 
         ahead = _ReadAhead(files, read)
@@ -531,7 +533,12 @@ def police_uk_import(
             ahead.close()
         return infos
 
-    return _run(ImportResult(dry_run), work, by_user)
+    def parse(path: Path) -> Iterator[pl.DataFrame]:
+        # BNG is worked out per new place (PlaceIndex), not per row
+        return readers.read_police_uk(path, block_bytes=block_bytes, bng=False, limits=limits)
+
+    with parse_first(files, parse) as parsed:
+        return _run(ImportResult(dry_run), work, by_user)
 
 
 def _police_file(
@@ -563,10 +570,8 @@ def _police_file(
 
 
 def mapping_load(path: Path) -> readers.Mapping:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ImportRejected(f"{path}: not a readable YAML mapping ({exc})") from exc
+    """A mapping file, checked (plain YAML: no anchors or aliases; see limits.mapping_read)."""
+    data = mapping_read(path)
     try:
         return readers.Mapping.from_dict(data, str(path))
     except readers.MappingError as exc:
@@ -581,9 +586,11 @@ def mapped_import(
     progress: Progress | None = None,
     by_user: str = "",
 ) -> ImportResult:
-    """Import partner CSV/XLSX files described by a mapping (incidents or aggregate counts)."""
+    """Import partner CSV/XLSX files described by a mapping (incidents or aggregate counts).
+    All files are read and checked before the transaction starts (:func:`parse_first`)."""
     files = readers.mapped_files(paths)
     _check_files(files)
+    limits = import_limits()
 
     def work(importer: _Importer) -> list[readers.FileInfo]:
         before = crosswalk_latest(mapping.scheme)
@@ -611,7 +618,7 @@ def mapped_import(
         importer.crosswalk(mapping.scheme)
 
         def read(path: Path) -> Iterator[_Block]:
-            for frame in readers.read_mapped(path, mapping):
+            for frame in parsed.frames(path):
                 if aggregate:
                     yield _Block(frame, {None: frame.height})
                 else:
@@ -642,7 +649,8 @@ def mapped_import(
             ahead.close()
         return infos
 
-    return _run(ImportResult(dry_run), work, by_user)
+    with parse_first(files, lambda p: readers.read_mapped(p, mapping, limits=limits)) as parsed:
+        return _run(ImportResult(dry_run), work, by_user)
 
 
 def _check_files(files: Sequence[Path]) -> None:
