@@ -199,7 +199,7 @@ class _RecordScan:
         self._check(int(lengths[longest]), longest)
         self.records += int(ends.size)
         self.open = len(chunk) - int(ends[-1]) - 1
-        self._check(self.open, int(ends.size))
+        self._check(self.open, 0)
         return int(ends[-1]) + 1
 
     def _check(self, length: int, offset: int) -> None:
@@ -320,15 +320,22 @@ def _check_structure(name: str, header: bytes, block: bytes, first_row: int, sep
     expected = len(next(csv.reader([header.decode("utf-8", "replace")], delimiter=sep)))
     if b'"' in block and re.search(rb'"[^"]*\n[^"]*"', block):
         # Quoted fields with line breaks: fall back to the csv module for this block.
-        reader = csv.reader(io.StringIO(block.decode("utf-8", "replace")), delimiter=sep)
-        for offset, record in enumerate(r for r in reader if r):
-            if len(record) != expected:
-                raise RowError(
-                    name,
-                    first_row + offset,
-                    None,
-                    f"expected {expected} fields, found {len(record)}",
-                )
+        # (field lengths are the readers' limit to check, not the csv module's 128 KB)
+        previous = csv.field_size_limit(max(csv.field_size_limit(), len(block)))
+        try:
+            reader = csv.reader(io.StringIO(block.decode("utf-8", "replace")), delimiter=sep)
+            for offset, record in enumerate(r for r in reader if r):
+                if len(record) != expected:
+                    raise RowError(
+                        name,
+                        first_row + offset,
+                        None,
+                        f"expected {expected} fields, found {len(record)}",
+                    )
+        except csv.Error as exc:
+            raise RowError(name, first_row, None, f"not a readable CSV file ({exc})") from exc
+        finally:
+            csv.field_size_limit(previous)
         return
     if b"\x00" in block:
         lines = pl.Series("l", block.decode("utf-8", "replace").split("\n"), dtype=pl.String)
