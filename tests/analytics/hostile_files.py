@@ -159,15 +159,28 @@ class Measured:
     peak_mb: float
 
 
+# The peak is the kernel's high-water mark of this process's own memory (VmHWM). getrusage's
+# ru_maxrss is not used where /proc is: on Linux it carries over the parent's resident size
+# at fork through exec, so a test process that has grown would inflate every child's figure.
 _MEASURE = """
-import resource, runpy, sys
+import resource, sys
 code = sys.argv[1]
 sys.argv = sys.argv[1:]
+
+def peak_mb():
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
 try:
     exec(compile(code, "<measured>", "exec"), {"__name__": "__main__"})
 finally:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    sys.stderr.write(f"\\nPEAK_MB={peak:.0f}\\n")
+    sys.stderr.write(f"\\nPEAK_MB={peak_mb():.0f}\\n")
 """
 
 
@@ -175,7 +188,7 @@ def run_measured(
     code: str, *args: str, timeout: float, env: dict[str, str] | None = None
 ) -> Measured:
     """Run ``code`` (Python, with ``args`` as sys.argv[1:]) in a fresh interpreter; its peak
-    resident memory (getrusage, in the process itself) and wall time. A run past ``timeout``
+    resident memory (measured in the process itself) and wall time. A run past ``timeout``
     seconds is killed and reported as such (returncode -9, seconds = timeout)."""
     started = time.perf_counter()
     proc = subprocess.Popen(

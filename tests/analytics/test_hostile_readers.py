@@ -1,10 +1,10 @@
 """Hostile files against the readers alone (issue 9, item 2): each is refused quickly, in
 bounded memory, with a message naming the file, the row where there is one, and the reason.
 
-Each reader runs in a fresh interpreter (:func:`run_measured`) so that its peak resident
-memory (getrusage) is its own. Bounds: a refusal within 20 s and 400 MB (an interpreter with
-polars and numpy loaded is about 80-150 MB); before the fix the long line took the server to
-4 GB, the spreadsheet 1.3 GB, and the quoted line breaks 46 s.
+Each reader runs in a fresh interpreter (:func:`run_measured`), whose peak resident memory
+(the kernel's high-water mark, VmHWM) is its own. Bounds: a refusal within 20 s and 400 MB
+(an interpreter with polars and numpy loaded is about 80-150 MB); before the fix the long
+line took the server to 4 GB, the spreadsheet 1.3 GB, and the quoted line breaks 46 s.
 """
 
 from __future__ import annotations
@@ -179,3 +179,55 @@ def test_a_quoted_line_break_still_reads_as_one_record_across_blocks(tmp_path: P
     categories = [c for f in frames for c in f["source_category"]]
     assert categories == ['Fly-tipping\nby the "gate", again'] * 28
     assert [r for f in frames for r in f["row"]] == list(range(1, 29))
+
+
+def spreadsheet(path: Path, rows: list[tuple[object, ...]]) -> Path:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(row)
+    book.save(path)
+    return path
+
+
+def test_a_real_shaped_spreadsheet_is_read_within_the_limits(tmp_path: Path) -> None:
+    path = spreadsheet(
+        tmp_path / "returns.xlsx",
+        [("Date", "Category"), ("2024-01-05", "Fly-tipping"), ("2024-01-06", "Graffiti")],
+    )
+    mapping = io.Mapping.from_dict(small_mapping(), "m.yaml")
+    frames = list(io.read_mapped(path, mapping))
+    assert [c for f in frames for c in f["source_category"]] == ["Fly-tipping", "Graffiti"]
+
+
+def test_a_sheet_past_the_cell_row_or_column_limits_is_refused(tmp_path: Path) -> None:
+    rows = [("Date", "Category", "Note")] + [("2024-01-05", "Fly-tipping", "x")] * 5
+    path = spreadsheet(tmp_path / "returns.xlsx", rows)
+    mapping = io.Mapping.from_dict(small_mapping(), "m.yaml")
+    with pytest.raises(io.LimitExceeded, match=r"row 4: the sheet has more than 12 cells"):
+        list(io.read_mapped(path, mapping, limits=io.Limits(cells=12)))
+    with pytest.raises(io.LimitExceeded, match=r"row 3: the sheet has more than 2 rows"):
+        list(io.read_mapped(path, mapping, limits=io.Limits(rows=2)))
+    with pytest.raises(io.LimitExceeded, match="the sheet has 3 columns, more than 2"):
+        list(io.read_mapped(path, mapping, limits=io.Limits(columns=2)))
+
+
+def test_a_spreadsheet_part_declaring_entities_is_refused(tmp_path: Path) -> None:
+    """An XML entity bomb needs a DOCTYPE; spreadsheets never have one."""
+    import zipfile
+
+    good = spreadsheet(tmp_path / "good.xlsx", [("Date", "Category"), ("2024-01-05", "x")])
+    bad = tmp_path / "bad.xlsx"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as out:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(
+                    b"<worksheet", b'<!DOCTYPE w [<!ENTITY a "aaaa">]><worksheet', 1
+                )
+            out.writestr(item, data)
+    mapping = io.Mapping.from_dict(small_mapping(), "m.yaml")
+    with pytest.raises(io.LimitExceeded, match="sheet1.xml declares a DOCTYPE, entity or CDATA"):
+        list(io.read_mapped(bad, mapping))
