@@ -19,6 +19,7 @@ import hashlib
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator, Sequence
 from collections.abc import Mapping as AnyMapping
 from dataclasses import dataclass, field
@@ -147,8 +148,22 @@ class FileInfo:
 
 def _open_bytes(path: Path) -> io.BufferedIOBase:
     if path.suffix == ".gz":
-        return gzip.open(path, "rb")
+        return _GzipReader(path)
     return open(path, "rb")  # noqa: SIM115
+
+
+class _GzipReader(gzip.GzipFile):
+    """A ``.gz`` file whose damage (a bad header, a truncated stream) reads as a RowError."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, "rb")
+        self.path = path
+
+    def read(self, size: int | None = -1) -> bytes:
+        try:
+            return super().read(size)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise RowError(str(self.path), 0, None, f"not a readable .gz file ({exc})") from exc
 
 
 class _RecordScan:
@@ -699,7 +714,7 @@ class Mapping:
             raise MappingError(file, "unlisted", "must be 'keep' or 'exclude'")
         pattern = data.get("date_from_filename")
         if pattern:
-            user_pattern(str(pattern), file, "date_from_filename")
+            user_pattern(pattern, file, "date_from_filename")
         categories = {str(k): str(v) for k, v in (data.get("categories") or {}).items()}
         return cls(
             file=file,
@@ -827,20 +842,23 @@ def _xlsx_check(path: Path, limits: Limits) -> None:
                 f"uncompressed ({declared // MB:,} MB)",
             )  # fmt: skip
         for part in parts:
-            _xml_part_check(name, archive, part, 6 * limits.field_bytes + 256)
-        reader = ExcelReader(path, read_only=True, data_only=True)
+            if part.filename.lower().endswith((".xml", ".rels")):  # (not images, .bin parts)
+                _xml_part_check(name, archive, part, 6 * limits.field_bytes + 256)
         try:
-            reader.read_manifest()
-            strings = reader.package.find(SHARED_STRINGS)
-        finally:
-            reader.archive.close()
-        if strings is not None:
-            size = archive.getinfo(strings.PartName[1:]).file_size
-            if size > limits.shared_strings_bytes:
-                raise LimitExceeded(
-                    name, None, None, f"the shared-string table is {size // MB:,} MB, more than "
-                    f"{_size(limits.shared_strings_bytes)}",
-                )  # fmt: skip
+            reader = ExcelReader(path, read_only=True, data_only=True)
+            try:
+                reader.read_manifest()
+                strings = reader.package.find(SHARED_STRINGS)
+            finally:
+                reader.archive.close()
+            size = 0 if strings is None else archive.getinfo(strings.PartName[1:]).file_size
+        except Exception as exc:  # noqa: BLE001  (whatever a malformed package raises)
+            raise RowError(name, 0, None, f"not a readable XLSX file ({exc!r})") from exc
+        if size > limits.shared_strings_bytes:
+            raise LimitExceeded(
+                name, None, None, f"the shared-string table is {size // MB:,} MB, more than "
+                f"{_size(limits.shared_strings_bytes)}",
+            )  # fmt: skip
 
 
 def _xml_part_check(name: str, archive: zipfile.ZipFile, part: zipfile.ZipInfo, run: int) -> None:
@@ -885,7 +903,10 @@ def _xlsx_blocks(
 
     name = str(path)
     _xlsx_check(path, limits)
-    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001  (whatever a malformed workbook raises)
+        raise RowError(name, 0, None, f"not a readable XLSX file ({exc!r})") from exc
     try:
         if sheet is not None and sheet not in book.sheetnames:
             raise RowError(name, 0, None, f"no sheet named {sheet!r} (has {book.sheetnames})")

@@ -9,6 +9,7 @@ line took the server to 4 GB, the spreadsheet 1.3 GB, and the quoted line breaks
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -231,3 +232,15 @@ def test_a_spreadsheet_part_declaring_entities_is_refused(tmp_path: Path) -> Non
     mapping = io.Mapping.from_dict(small_mapping(), "m.yaml")
     with pytest.raises(io.LimitExceeded, match="sheet1.xml declares a DOCTYPE, entity or CDATA"):
         list(io.read_mapped(bad, mapping))
+
+
+def test_a_damaged_gz_or_spreadsheet_is_refused_as_unreadable(tmp_path: Path) -> None:
+    gz = tmp_path / "2018-10-cleveland-street.csv.gz"
+    gz.write_bytes(b"Crime ID,Month\n" + gzip.compress(b"x" * 1000))  # not gzip at the start
+    with pytest.raises(io.RowError, match=r"street\.csv\.gz: header: not a readable \.gz file"):
+        list(io.read_police_uk(gz))
+    book = tmp_path / "returns.xlsx"
+    book.write_bytes(b"PK\x03\x04 not really a zip archive")
+    mapping = io.Mapping.from_dict(small_mapping(), "m.yaml")
+    with pytest.raises(io.RowError, match=r"returns\.xlsx: header: not a readable XLSX file"):
+        list(io.read_mapped(book, mapping))
