@@ -118,7 +118,7 @@ class Limits:
     field_bytes: int = 64 * KB  # one field (or spreadsheet cell)
     rows: int = 10_000_000  # data rows of one file (a spreadsheet's rows, empty ones included)
     columns: int = 1_000  # fields of the header (a spreadsheet's columns)
-    cells: int = 50_000_000  # a spreadsheet's cells as read: rows x columns, gaps included
+    cells: int = 20_000_000  # a spreadsheet's cells as read: rows x columns, gaps included
     shared_strings_bytes: int = 100 * MB  # an XLSX's shared-string table (uncompressed)
 
 
