@@ -18,6 +18,8 @@ import gzip
 import hashlib
 import io
 import re
+import zipfile
+import zlib
 from collections.abc import Iterator, Sequence
 from collections.abc import Mapping as AnyMapping
 from dataclasses import dataclass, field
@@ -26,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import re2
 
 from csp_analytics.geo import BNG_BOUNDS, WGS84_BOUNDS, to_bng, to_wgs84
 
@@ -80,6 +83,48 @@ class RowError(ValueError):
         super().__init__(f"{file}: {where}{col}: {reason}")
 
 
+class LimitExceeded(RowError):
+    """A file past one of the reader's :class:`Limits`, refused as soon as that is seen."""
+
+    def __init__(self, file: str, row: int | None, column: str | None, reason: str) -> None:
+        self.file, self.row, self.column, self.reason = file, row or 0, column, reason
+        where = f": row {row}" if row else ""
+        col = f", column '{column}'" if column else ""
+        ValueError.__init__(self, f"{file}{where}{col}: {reason}")
+
+
+KB = 1024
+MB = 1024 * KB
+
+
+def _size(n: int) -> str:
+    return f"{n // MB:,} MB" if n >= MB and n % MB == 0 else f"{n // KB:,} KB"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much of one file a reader accepts; a file past a limit is refused (LimitExceeded).
+
+    Sizes are in bytes. Hostile files (a small ``.gz`` holding one line of hundreds of
+    megabytes, a spreadsheet holding one enormous string, a quoted field of thousands of
+    lines) are refused after reading at most about one record and one block more than the
+    limit, never the whole file, and every check is linear in the input. The defaults are far
+    above any real partner file (the largest record in ../shared/data is 0.7 KB, the largest
+    field 78 bytes). The platform sets them from its ``CSP_IMPORT_*`` settings.
+    """
+
+    file_bytes: int = 4096 * MB  # one file, decompressed (CSV text; an XLSX's parts together)
+    record_bytes: int = MB  # one record: a line, or the lines of a record with quoted breaks
+    field_bytes: int = 64 * KB  # one field (or spreadsheet cell)
+    rows: int = 10_000_000  # data rows of one file (a spreadsheet's rows, empty ones included)
+    columns: int = 1_000  # fields of the header (a spreadsheet's columns)
+    cells: int = 20_000_000  # a spreadsheet's cells as read: rows x columns, gaps included
+    shared_strings_bytes: int = 100 * MB  # an XLSX's shared-string table (uncompressed)
+
+
+DEFAULT_LIMITS = Limits()
+
+
 class MappingError(ValueError):
     """A mapping file that is not usable; names the mapping file and the field."""
 
@@ -103,23 +148,88 @@ class FileInfo:
 
 def _open_bytes(path: Path) -> io.BufferedIOBase:
     if path.suffix == ".gz":
-        return gzip.open(path, "rb")
+        return _GzipReader(path)
     return open(path, "rb")  # noqa: SIM115
 
 
-def _record_boundary(buf: bytes) -> int:
-    """Offset just after the last newline that is outside a quoted field, or -1."""
-    pos = len(buf)
-    while True:
-        pos = buf.rfind(b"\n", 0, pos)
-        if pos < 0:
+class _GzipReader(gzip.GzipFile):
+    """A ``.gz`` file whose damage (a bad header, a truncated stream) reads as a RowError."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, "rb")
+        self.path = path
+
+    def read(self, size: int | None = -1) -> bytes:
+        try:
+            return super().read(size)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise RowError(str(self.path), 0, None, f"not a readable .gz file ({exc})") from exc
+
+
+class _RecordScan:
+    """Finds record boundaries (newlines outside quoted fields) in a stream of chunks.
+
+    Each byte is looked at once: the quote parity is carried from chunk to chunk, so the cost
+    is linear in the file whatever its quoting (searching back from the end of a buffer and
+    counting its quotes for each newline cost newlines x buffer). Checks the limits on the
+    decompressed size and on the length of a record as it goes.
+    """
+
+    def __init__(self, name: str, limits: Limits) -> None:
+        self.name, self.limits = name, limits
+        self.odd = 0  # 1 inside a quoted field at the end of what was scanned
+        self.open = 0  # bytes of the record not yet ended
+        self.records = 0  # records ended so far (blank lines included)
+        self.total = 0  # bytes read
+
+    def count(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        if self.total > self.limits.file_bytes:
+            raise LimitExceeded(
+                self.name,
+                None,
+                None,
+                f"the file is larger than {_size(self.limits.file_bytes)} (decompressed); "
+                "nothing was read beyond that",
+            )
+
+    def feed(self, chunk: bytes) -> int:
+        """Offset just after the last record boundary in ``chunk``, or -1 if it has none."""
+        data = np.frombuffer(chunk, dtype=np.uint8)
+        ends = np.flatnonzero(data == 10)
+        if b'"' in chunk:
+            # quotes up to and including each byte, mod 2 (uint8 sums wrap, parity holds)
+            odd = (np.cumsum(data == 34, dtype=np.uint8) + self.odd) & 1
+            ends = ends[odd[ends] == 0]
+            self.odd = int(odd[-1])
+        elif self.odd:
+            ends = ends[:0]
+        if ends.size == 0:
+            self.open += len(chunk)
+            self._check(self.open, 0)
             return -1
-        if buf.count(b'"', 0, pos) % 2 == 0:
-            return pos + 1
+        lengths = np.diff(ends, prepend=-1)
+        lengths[0] += self.open
+        longest = int(lengths.argmax())
+        self._check(int(lengths[longest]), longest)
+        self.records += int(ends.size)
+        self.open = len(chunk) - int(ends[-1]) - 1
+        self._check(self.open, 0)
+        return int(ends[-1]) + 1
+
+    def _check(self, length: int, offset: int) -> None:
+        if length > self.limits.record_bytes:
+            raise LimitExceeded(
+                self.name,
+                self.records + offset + 1,
+                None,
+                f"a record (line) longer than {_size(self.limits.record_bytes)}; "
+                "the file is refused",
+            )
 
 
 def iter_blocks(
-    path: Path, *, block_bytes: int = DEFAULT_BLOCK_BYTES
+    path: Path, *, block_bytes: int = DEFAULT_BLOCK_BYTES, limits: Limits = DEFAULT_LIMITS
 ) -> Iterator[tuple[bytes, bytes]]:
     """Yield ``(header_line, block)`` for a CSV file, block by block.
 
@@ -127,10 +237,14 @@ def iter_blocks(
     dropped. CRLF line ends are left to polars, except in blocks with quoted fields, which
     are made LF throughout (a quoted line break reads as LF whatever the file used).
     Readers number rows from the parsed frames (see :func:`_numbered_frames`); the file's
-    hash is :func:`file_info`'s job.
+    hash is :func:`file_info`'s job. A file past ``limits`` (decompressed size, record
+    length) raises :class:`LimitExceeded` as soon as that is seen.
     """
+    name = str(path)
+    scan = _RecordScan(name, limits)
     with _open_bytes(path) as fh:
         first = fh.read(block_bytes)
+        scan.count(first)
         if first.startswith(b"\xef\xbb\xbf"):
             first = first[3:]
         nl = first.find(b"\n")
@@ -138,16 +252,22 @@ def iter_blocks(
             header, rest = first, b""
         else:
             header, rest = first[:nl], first[nl + 1 :]
+        if len(header) > limits.record_bytes:
+            raise LimitExceeded(
+                name, None, None, f"the header line is longer than {_size(limits.record_bytes)}"
+            )
         header = header.rstrip(b"\r")
-        pending = rest
+        pending = b""
+        data = rest
         while True:
-            chunk = fh.read(block_bytes)
-            if chunk:
-                pending += chunk
-                cut = _record_boundary(pending)
-                if cut <= 0:
+            if data:
+                cut = scan.feed(data)
+                if cut < 0:
+                    pending += data
+                    data = fh.read(block_bytes)
+                    scan.count(data)
                     continue
-                block, pending = pending[:cut], pending[cut:]
+                block, pending = pending + data[:cut], data[cut:]
             else:
                 block, pending = pending, b""
             if b"\r" in block and b'"' in block:
@@ -156,20 +276,49 @@ def iter_blocks(
                 block = block.replace(b"\r\n", b"\n")
             if block and not block.isspace():  # (isspace stops at the first other byte)
                 yield header, block
-            if not chunk:
+            if not data:
                 return
+            data = fh.read(block_bytes)
+            scan.count(data)
 
 
 def _numbered_frames(
-    name: str, blocks: Iterator[tuple[bytes, bytes]], sep: str
+    name: str, blocks: Iterator[tuple[bytes, bytes]], sep: str, limits: Limits = DEFAULT_LIMITS
 ) -> Iterator[pl.DataFrame]:
     """Parse blocks into frames whose ``__row`` is the 1-based data row in the file (blank
-    lines are not rows: polars skips them, and so does the structure check)."""
+    lines are not rows: polars skips them, and so does the structure check). Checks the
+    limits on columns, rows and field length."""
     row = 1
     for header, block in blocks:
+        if row == 1:
+            columns = len(next(csv.reader([header.decode("utf-8", "replace")], delimiter=sep)))
+            if columns > limits.columns:
+                raise LimitExceeded(
+                    name, None, None, f"the header has {columns:,} columns, more than "
+                    f"{limits.columns:,}",
+                )  # fmt: skip
         frame = _read_block(name, header, block, row, sep)
+        if row + frame.height - 1 > limits.rows:
+            raise LimitExceeded(name, limits.rows + 1, None, f"more than {limits.rows:,} rows")
+        _check_field_lengths(name, frame, limits)
         row += frame.height
         yield frame
+
+
+def _check_field_lengths(name: str, frame: pl.DataFrame, limits: Limits) -> None:
+    text = [c for c, t in frame.schema.items() if t == pl.String]
+    if not text or frame.height == 0:
+        return
+    longest = frame.select(pl.col(text).str.len_bytes().max()).row(0)
+    for column, length in zip(text, longest, strict=True):
+        if length is not None and length > limits.field_bytes:
+            at = frame.select(pl.col(column).str.len_bytes().arg_max()).item()
+            raise LimitExceeded(
+                name,
+                int(frame["__row"][at]),
+                column,
+                f"a value longer than {_size(limits.field_bytes)}",
+            )
 
 
 def file_info(path: Path, rows: int) -> FileInfo:
@@ -186,15 +335,22 @@ def _check_structure(name: str, header: bytes, block: bytes, first_row: int, sep
     expected = len(next(csv.reader([header.decode("utf-8", "replace")], delimiter=sep)))
     if b'"' in block and re.search(rb'"[^"]*\n[^"]*"', block):
         # Quoted fields with line breaks: fall back to the csv module for this block.
-        reader = csv.reader(io.StringIO(block.decode("utf-8", "replace")), delimiter=sep)
-        for offset, record in enumerate(r for r in reader if r):
-            if len(record) != expected:
-                raise RowError(
-                    name,
-                    first_row + offset,
-                    None,
-                    f"expected {expected} fields, found {len(record)}",
-                )
+        # (field lengths are the readers' limit to check, not the csv module's 128 KB)
+        previous = csv.field_size_limit(max(csv.field_size_limit(), len(block)))
+        try:
+            reader = csv.reader(io.StringIO(block.decode("utf-8", "replace")), delimiter=sep)
+            for offset, record in enumerate(r for r in reader if r):
+                if len(record) != expected:
+                    raise RowError(
+                        name,
+                        first_row + offset,
+                        None,
+                        f"expected {expected} fields, found {len(record)}",
+                    )
+        except csv.Error as exc:
+            raise RowError(name, first_row, None, f"not a readable CSV file ({exc})") from exc
+        finally:
+            csv.field_size_limit(previous)
         return
     if b"\x00" in block:
         lines = pl.Series("l", block.decode("utf-8", "replace").split("\n"), dtype=pl.String)
@@ -358,7 +514,11 @@ def police_uk_files(paths: Sequence[Path]) -> list[Path]:
 
 
 def read_police_uk(
-    path: Path, *, block_bytes: int = DEFAULT_BLOCK_BYTES, bng: bool = True
+    path: Path,
+    *,
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
+    bng: bool = True,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Iterator[pl.DataFrame]:
     """Normalised incident frames (see ``INCIDENT_SCHEMA``) from one police.uk street file.
 
@@ -366,11 +526,13 @@ def read_police_uk(
     anonymised map points ("snap points"), not addresses. Rows with no coordinates are kept,
     with ``location_precision`` ``none``. 2011 and 2021 LSOA codes are both accepted as given.
     ``bng=False`` leaves easting and northing empty, for a caller that converts each
-    distinct point once (the platform does, per place).
+    distinct point once (the platform does, per place). A file past ``limits`` raises
+    :class:`LimitExceeded`.
     """
     name = str(path)
     occurrences = _Occurrences()
-    for frame in _numbered_frames(name, iter_blocks(path, block_bytes=block_bytes), ","):
+    blocks = iter_blocks(path, block_bytes=block_bytes, limits=limits)
+    for frame in _numbered_frames(name, blocks, ",", limits):
         missing = [c for c in POLICE_UK_COLUMNS if c not in frame.columns]
         if missing:
             raise RowError(
@@ -552,11 +714,7 @@ class Mapping:
             raise MappingError(file, "unlisted", "must be 'keep' or 'exclude'")
         pattern = data.get("date_from_filename")
         if pattern:
-            try:
-                if re.compile(pattern).groups != 1:
-                    raise MappingError(file, "date_from_filename", "needs one (group)")
-            except re.error as exc:
-                raise MappingError(file, "date_from_filename", f"bad pattern: {exc}") from exc
+            user_pattern(pattern, file, "date_from_filename")
         categories = {str(k): str(v) for k, v in (data.get("categories") or {}).items()}
         return cls(
             file=file,
@@ -610,6 +768,36 @@ class Mapping:
         return [c for c in cols if c]
 
 
+USER_PATTERN_MAX_CHARS = 200
+
+
+def user_pattern(pattern: str, file: str, field_name: str) -> Any:
+    """A regular expression written by a user (a mapping's ``date_from_filename``), compiled
+    by RE2, whose matching time is linear in the text whatever the pattern: Python's
+    backtracking engine takes exponential time on patterns such as ``(a+)+b``. RE2 has no
+    back-references or look-around; a pattern using them is refused. Needs one (group)."""
+    if not isinstance(pattern, str) or len(pattern) > USER_PATTERN_MAX_CHARS:
+        raise MappingError(
+            file, field_name, f"must be a pattern of at most {USER_PATTERN_MAX_CHARS} characters"
+        )
+    options = re2.Options()
+    options.log_errors = False
+    options.max_mem = 8 * MB
+    try:
+        compiled = re2.compile(pattern, options)
+    except re2.error as exc:
+        reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+        raise MappingError(
+            file,
+            field_name,
+            f"bad pattern ({reason}); patterns are run by RE2, a linear-time engine without "
+            "back-references or look-around",
+        ) from exc
+    if compiled.groups != 1:
+        raise MappingError(file, field_name, "needs one (group)")
+    return compiled
+
+
 def mapped_files(paths: Sequence[Path]) -> list[Path]:
     out: list[Path] = []
     for path in paths:
@@ -626,14 +814,102 @@ def mapped_files(paths: Sequence[Path]) -> list[Path]:
     return out
 
 
-def _xlsx_blocks(path: Path, sheet: str | None) -> Iterator[tuple[bytes, bytes]]:
-    """An XLSX sheet as CSV text blocks, so both formats share one validation path."""
+def _xlsx_check(path: Path, limits: Limits) -> None:
+    """Refuse a spreadsheet whose parts would take unbounded memory or time to read, before
+    openpyxl reads any of it (openpyxl holds the whole shared-string table in memory, and the
+    XML parser a whole text node).
+
+    Reads every part once, as a stream: their uncompressed sizes together within
+    ``file_bytes`` (zipfile stops at the size the archive declares), no DOCTYPE, entity or
+    CDATA (``<!``: spreadsheet programs never write them), no run of text between two tags
+    longer than a field can be written in (6 bytes a byte: ``&quot;``), and a shared-string
+    table within ``shared_strings_bytes``.
+    """
+    from openpyxl.reader.excel import ExcelReader  # noqa: PLC0415
+    from openpyxl.xml.constants import SHARED_STRINGS  # noqa: PLC0415
+
+    name = str(path)
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise RowError(name, 0, None, f"not a readable XLSX file ({exc})") from exc
+    with archive:
+        parts = archive.infolist()
+        declared = sum(p.file_size for p in parts)
+        if declared > limits.file_bytes:
+            raise LimitExceeded(
+                name, None, None, f"the spreadsheet is larger than {_size(limits.file_bytes)} "
+                f"uncompressed ({declared // MB:,} MB)",
+            )  # fmt: skip
+        for part in parts:
+            if part.filename.lower().endswith((".xml", ".rels")):  # (not images, .bin parts)
+                _xml_part_check(name, archive, part, 6 * limits.field_bytes + 256)
+        try:
+            reader = ExcelReader(path, read_only=True, data_only=True)
+            try:
+                reader.read_manifest()
+                strings = reader.package.find(SHARED_STRINGS)
+            finally:
+                reader.archive.close()
+            size = 0 if strings is None else archive.getinfo(strings.PartName[1:]).file_size
+        except Exception as exc:  # noqa: BLE001  (whatever a malformed package raises)
+            raise RowError(name, 0, None, f"not a readable XLSX file ({exc!r})") from exc
+        if size > limits.shared_strings_bytes:
+            raise LimitExceeded(
+                name, None, None, f"the shared-string table is {size // MB:,} MB, more than "
+                f"{_size(limits.shared_strings_bytes)}",
+            )  # fmt: skip
+
+
+def _xml_part_check(name: str, archive: zipfile.ZipFile, part: zipfile.ZipInfo, run: int) -> None:
+    """One part of a spreadsheet, streamed: no ``<!`` and no run without ``<`` over ``run``."""
+    open_run = 0  # bytes since the last "<"
+    last = b""
+    try:
+        with archive.open(part) as stream:
+            while chunk := stream.read(MB):
+                if b"<!" in chunk or (last == b"<" and chunk[:1] == b"!"):
+                    raise LimitExceeded(
+                        name, None, None, f"{part.filename} declares a DOCTYPE, entity or CDATA "
+                        "section, which spreadsheets do not use",
+                    )  # fmt: skip
+                last = chunk[-1:]
+                tags = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 60)
+                if tags.size == 0:
+                    open_run += len(chunk)
+                    longest = open_run
+                else:
+                    gaps = np.diff(tags, prepend=-1) - 1
+                    gaps[0] += open_run
+                    longest = int(gaps.max())
+                    open_run = len(chunk) - int(tags[-1]) - 1
+                if max(longest, open_run) > run:
+                    raise LimitExceeded(
+                        name, None, None, f"{part.filename} holds a value longer than "
+                        f"{_size(run // 6)}",
+                    )  # fmt: skip
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
+        raise RowError(name, 0, None, f"not a readable XLSX file ({exc})") from exc
+
+
+def _xlsx_blocks(
+    path: Path, sheet: str | None, limits: Limits = DEFAULT_LIMITS
+) -> Iterator[tuple[bytes, bytes]]:
+    """An XLSX sheet as CSV text blocks, so both formats share one validation path.
+
+    :func:`_xlsx_check` first; then the rows, columns and cells read (openpyxl pads rows to the
+    sheet's declared dimensions and fills gaps between rows, all counted) are limited too."""
     import openpyxl  # noqa: PLC0415  (only needed for spreadsheets)
 
-    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    name = str(path)
+    _xlsx_check(path, limits)
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001  (whatever a malformed workbook raises)
+        raise RowError(name, 0, None, f"not a readable XLSX file ({exc!r})") from exc
     try:
         if sheet is not None and sheet not in book.sheetnames:
-            raise RowError(str(path), 0, None, f"no sheet named {sheet!r} (has {book.sheetnames})")
+            raise RowError(name, 0, None, f"no sheet named {sheet!r} (has {book.sheetnames})")
         ws = book[sheet] if sheet else book.worksheets[0]
         rows = ws.iter_rows(values_only=True)
         header = next(rows, None)
@@ -654,7 +930,17 @@ def _xlsx_blocks(path: Path, sheet: str | None) -> Iterator[tuple[bytes, bytes]]
 
         head = encode(header).rstrip(b"\n")
         batch: list[bytes] = []
-        for values in rows:
+        cells = len(header)
+        for row, values in enumerate(rows, start=1):
+            cells += len(values)
+            if len(values) > limits.columns:
+                raise LimitExceeded(
+                    name, None, None, f"the sheet has {len(values):,} columns, more than "
+                    f"{limits.columns:,}",
+                )  # fmt: skip
+            if row > limits.rows or cells > limits.cells:
+                what = f"{limits.rows:,} rows" if row > limits.rows else f"{limits.cells:,} cells"
+                raise LimitExceeded(name, row, None, f"the sheet has more than {what}")
             if all(v is None for v in values):
                 continue
             batch.append(encode(values))
@@ -668,19 +954,24 @@ def _xlsx_blocks(path: Path, sheet: str | None) -> Iterator[tuple[bytes, bytes]]
 
 
 def read_mapped(
-    path: Path, mapping: Mapping, *, block_bytes: int = DEFAULT_BLOCK_BYTES
+    path: Path,
+    mapping: Mapping,
+    *,
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Iterator[pl.DataFrame]:
-    """Normalised frames from a partner CSV/XLSX (incident or aggregate shape by ``kind``)."""
+    """Normalised frames from a partner CSV/XLSX (incident or aggregate shape by ``kind``).
+    A file past ``limits`` raises :class:`LimitExceeded`."""
     name = str(path)
     if path.name.lower().endswith(".xlsx"):
-        blocks = _xlsx_blocks(path, mapping.sheet)
+        blocks = _xlsx_blocks(path, mapping.sheet, limits)
         sep = ","
     else:
-        blocks = iter_blocks(path, block_bytes=block_bytes)
+        blocks = iter_blocks(path, block_bytes=block_bytes, limits=limits)
         sep = mapping.delimiter
     file_month = _month_from_filename(name, mapping)
     occurrences = _Occurrences()
-    for frame in _numbered_frames(name, blocks, sep):
+    for frame in _numbered_frames(name, blocks, sep, limits):
         frame = frame.rename({c: c.strip() for c in frame.columns})
         missing = [c for c in mapping.used_columns() if c not in frame.columns]
         if missing:
@@ -706,7 +997,8 @@ def read_mapped(
 def _month_from_filename(name: str, mapping: Mapping) -> str | None:
     if not mapping.date_from_filename:
         return None
-    found = re.search(mapping.date_from_filename, Path(name).name)
+    pattern = user_pattern(mapping.date_from_filename, mapping.file, "date_from_filename")
+    found = pattern.search(Path(name).name)
     if not found:
         raise RowError(
             name,
@@ -714,7 +1006,7 @@ def _month_from_filename(name: str, mapping: Mapping) -> str | None:
             None,
             f"file name does not match date_from_filename {mapping.date_from_filename!r}",
         )
-    return found.group(1)
+    return str(found.group(1))
 
 
 def _parse_dates(

@@ -162,6 +162,16 @@ STORAGES = {
 
 # Imports: files bigger than this are refused by the upload page (the CLI has no limit).
 CSP_MAX_UPLOAD_MB = env_int("CSP_MAX_UPLOAD_MB", 200)
+# What one imported file may hold, for the CLI and the upload page alike (docs/importing.md
+# #limits). A file past a limit is refused as soon as that is seen, naming the file, row and
+# column; the defaults are far above any real partner file and bound what a hostile one costs.
+CSP_IMPORT_MAX_FILE_MB = env_int("CSP_IMPORT_MAX_FILE_MB", 4096)
+CSP_IMPORT_MAX_RECORD_KB = env_int("CSP_IMPORT_MAX_RECORD_KB", 1024)
+CSP_IMPORT_MAX_FIELD_KB = env_int("CSP_IMPORT_MAX_FIELD_KB", 64)
+CSP_IMPORT_MAX_ROWS = env_int("CSP_IMPORT_MAX_ROWS", 10_000_000)
+CSP_IMPORT_MAX_COLUMNS = env_int("CSP_IMPORT_MAX_COLUMNS", 1000)
+CSP_IMPORT_MAX_CELLS = env_int("CSP_IMPORT_MAX_CELLS", 20_000_000)
+CSP_IMPORT_MAX_SHARED_STRINGS_MB = env_int("CSP_IMPORT_MAX_SHARED_STRINGS_MB", 100)
 # Mappings offered on the upload page (besides an uploaded YAML file).
 CSP_MAPPINGS_DIR = Path(env_str("CSP_MAPPINGS_DIR", str(PROJECT_DIR / "examples" / "mappings")))
 

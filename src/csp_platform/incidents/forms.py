@@ -7,9 +7,10 @@ from pathlib import Path
 from django import forms
 from django.conf import settings
 
+from csp_platform.incidents.limits import MAPPING_MAX_BYTES
+
 FILE_SUFFIXES = (".csv", ".csv.gz", ".xlsx")
 MAPPING_SUFFIXES = (".yaml", ".yml")
-MAPPING_MAX_BYTES = 256 * 1024
 
 
 def example_mappings() -> list[tuple[str, str]]:

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-import yaml
 from django.db import connection, transaction
 from django.utils.text import slugify
 
@@ -27,6 +26,7 @@ from csp_platform.areas.selectors import AreaIndex
 from csp_platform.core.errors import BadQuery, ImportRejected
 from csp_platform.core.models import Organisation, Partnership
 from csp_platform.incidents import repository
+from csp_platform.incidents.limits import import_limits, mapping_read
 from csp_platform.incidents.models import (
     AggregateRecord,
     Crosswalk,
@@ -36,6 +36,7 @@ from csp_platform.incidents.models import (
     Place,
     Source,
 )
+from csp_platform.incidents.parsed import parse_first
 from csp_platform.incidents.places import LINK_COLUMNS, PlaceIndex
 from csp_platform.incidents.reference import (
     crosswalk_as_dict,
@@ -719,9 +720,12 @@ def police_uk_import(
     The force's source is shared with every partnership the force belongs to, and owned by
     the force (or the operator's ``owner.organisation``). Through a partnership's upload
     page only a member of the force may add to it, and only rows in that partnership's
-    districts. Files are read ``block_bytes`` at a time (memory does not grow with them)."""
+    districts. Files are read ``block_bytes`` at a time (memory does not grow with them),
+    and all of them are read and checked before the transaction starts
+    (:func:`parse_first`)."""
     files = readers.police_uk_files(paths)
     _check_files(files)
+    limits = import_limits()
 
     def work(importer: _Importer) -> list[readers.FileInfo]:
         infos = []
@@ -729,8 +733,7 @@ def police_uk_import(
         importer.crosswalk("police-uk")
 
         def read(path: Path) -> Iterator[_Block]:
-            # BNG is worked out per new place (PlaceIndex), not per row
-            for frame in readers.read_police_uk(path, block_bytes=block_bytes, bng=False):
+            for frame in parsed.frames(path):
                 yield importer.prepare(frame, "police-uk", "keep")
 
         ahead = _ReadAhead(files, read)
@@ -742,7 +745,12 @@ def police_uk_import(
             ahead.close()
         return infos
 
-    return _run(ImportResult(dry_run), work, by_user, owner)
+    def parse(path: Path) -> Iterator[pl.DataFrame]:
+        # BNG is worked out per new place (PlaceIndex), not per row
+        return readers.read_police_uk(path, block_bytes=block_bytes, bng=False, limits=limits)
+
+    with parse_first(files, parse) as parsed:
+        return _run(ImportResult(dry_run), work, by_user, owner)
 
 
 def _police_file(
@@ -776,10 +784,8 @@ def _police_file(
 
 
 def mapping_load(path: Path) -> readers.Mapping:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ImportRejected(f"{path}: not a readable YAML mapping ({exc})") from exc
+    """A mapping file, checked (plain YAML: no anchors or aliases; see limits.mapping_read)."""
+    data = mapping_read(path)
     try:
         return readers.Mapping.from_dict(data, str(path))
     except readers.MappingError as exc:
@@ -799,9 +805,11 @@ def mapped_import(
 
     The source belongs to ``owner.organisation`` (an uploader's own, which the mapping must
     name) or the mapping's organisation; the mapping's categories become that
-    organisation's crosswalk for the scheme and re-map that organisation's sources only."""
+    organisation's crosswalk for the scheme and re-map that organisation's sources only.
+    All files are read and checked before the transaction starts (:func:`parse_first`)."""
     files = readers.mapped_files(paths)
     _check_files(files)
+    limits = import_limits()
 
     def work(importer: _Importer) -> list[readers.FileInfo]:
         source = _source_for(
@@ -835,7 +843,7 @@ def mapped_import(
         importer.crosswalk(mapping.scheme)
 
         def read(path: Path) -> Iterator[_Block]:
-            for frame in readers.read_mapped(path, mapping):
+            for frame in parsed.frames(path):
                 if aggregate:
                     yield _Block(frame, {None: frame.height})
                 else:
@@ -866,7 +874,8 @@ def mapped_import(
             ahead.close()
         return infos
 
-    return _run(ImportResult(dry_run), work, by_user, owner)
+    with parse_first(files, lambda p: readers.read_mapped(p, mapping, limits=limits)) as parsed:
+        return _run(ImportResult(dry_run), work, by_user, owner)
 
 
 def _check_files(files: Sequence[Path]) -> None:
