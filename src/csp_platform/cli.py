@@ -27,6 +27,7 @@ COMMANDS = {
     "near-repeats": "csp_near_repeats",
     "forecast": "csp_forecast",
     "backtest": "csp_backtest",
+    "reset-second-factor": "csp_reset_second_factor",
 }
 
 

@@ -11,7 +11,6 @@ import re
 import pytest
 import shapely
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -20,6 +19,7 @@ from csp_platform.core.models import AppendOnly, ExportRecord
 from csp_platform.incidents import repository
 from csp_platform.incidents.models import AreaMonthCount, Incident, LocationPrecision, Place
 from tests.platform.web.conftest import MIDDLEHAVEN, MIDDLESBROUGH, csp_json
+from tests.platform.web.conftest import VerifiedClient as Client
 
 FILTERS = {"area": MIDDLEHAVEN, "category": "burglary", "from": "2018-11", "to": "2019-02"}
 
