@@ -146,11 +146,22 @@ def second_factor(request: HttpRequest) -> HttpResponse:
             recovery = device.name == services.RECOVERY_DEVICE
             event("second factor verified", request, recovery_code=recovery)
             return _go_on(request, next_url)
-        event("second factor failed", request, level=WARNING)
-        error = "Enter the 6-digit code from your authenticator app, or a recovery code."
+        held = _held_back(user)
+        event("second factor failed", request, level=WARNING, held_back=held)
+        error = (
+            "Wait a few seconds after a wrong code, then enter the code your app shows now."
+            if held
+            else "Enter the 6-digit code from your authenticator app, or a recovery code."
+        )
     return render(
         request, "core/second_factor.html", {"form": form, "error": error, "next": next_url}
     )
+
+
+def _held_back(user: object) -> bool:
+    """Is every device of the user holding tries back after wrong codes (django-otp's
+    throttling: 1 s after one wrong code, doubling with each)?"""
+    return all(not d.verify_is_allowed()[0] for d in devices_for_user(user))
 
 
 @second_factor_step
@@ -177,8 +188,13 @@ def second_factor_enrol(request: HttpRequest) -> HttpResponse:
                 "core/recovery_codes.html",
                 {"codes": codes, "next": next_url or reverse("core:home")},
             )
-        event("second factor enrolment failed", request, level=WARNING)
-        error = "Enter the 6-digit code your authenticator app shows now."
+        held = not device.verify_is_allowed()[0]
+        event("second factor enrolment failed", request, level=WARNING, held_back=held)
+        error = (
+            "Wait a few seconds after a wrong code, then enter the code your app shows now."
+            if held
+            else "Enter the 6-digit code your authenticator app shows now."
+        )
     secret = b32encode(device.bin_key).decode()
     qr = segno.make(device.config_url, error="m")
     context = {
