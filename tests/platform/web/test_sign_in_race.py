@@ -27,6 +27,7 @@ from tests.platform.conftest import run
 from tests.platform.web.conftest import PASSWORD
 
 GUNICORN = Path(sys.executable).parent / "gunicorn"
+ROOT = Path(__file__).resolve().parents[3]
 ATTEMPTS = 20
 LIMIT = 6  # CSP_SIGN_IN_MAX_FAILURES's default
 
@@ -46,7 +47,7 @@ class Server:
                 "--bind", f"127.0.0.1:{self.port}", "--workers", "2",
                 "--worker-class", "gthread", "--threads", "10", "--timeout", "120",
             ],
-            env={**env, "DJANGO_SETTINGS_MODULE": "csp_platform.settings"},
+            env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
         )  # fmt: skip
         deadline = time.time() + 60
@@ -94,8 +95,23 @@ class Server:
 
 
 @pytest.fixture
-def server(fresh_env: dict[str, str]) -> Iterator[Server]:
-    env = {**fresh_env, "CSP_SECRET_KEY": "race-test-" + "k" * 50}
+def checks(tmp_path: Path) -> Path:
+    return tmp_path / "password-checks.txt"
+
+
+def _count(checks: Path) -> int:
+    return len(checks.read_text().splitlines()) if checks.exists() else 0
+
+
+@pytest.fixture
+def server(fresh_env: dict[str, str], checks: Path) -> Iterator[Server]:
+    env = {
+        **fresh_env,
+        "CSP_SECRET_KEY": "race-test-" + "k" * 50,
+        "CSP_TEST_CHECKS_FILE": str(checks),
+        "PYTHONPATH": str(ROOT),
+        "DJANGO_SETTINGS_MODULE": "tests.platform.web.race_settings",
+    }
     run(env, "migrate", "--verbosity", "0")
     run(
         env,
@@ -104,6 +120,7 @@ def server(fresh_env: dict[str, str]) -> Iterator[Server]:
         "from django.contrib.auth import get_user_model; "
         f"get_user_model().objects.create_user(username='fresh', password={PASSWORD!r})",
     )
+    checks.unlink(missing_ok=True)  # creating the user hashed nothing, but be sure
     s = Server(env)
     yield s
     s.close()
@@ -130,15 +147,17 @@ def _in_parallel(server: Server, passwords: list[str]) -> list[str]:
     return [str(a) for a in answers]
 
 
-def test_twenty_parallel_guesses_are_judged_no_more_than_the_limit_allows(server):
+def test_twenty_parallel_guesses_are_judged_no_more_than_the_limit_allows(server, checks):
     answers = _in_parallel(server, [f"guess {i}" for i in range(ATTEMPTS)])
     # LIMIT - 1 wrong-password answers; the LIMIT-th failure and every later one: paused.
     assert answers.count("wrong") == LIMIT - 1, answers
     assert answers.count("paused") == ATTEMPTS - LIMIT + 1, answers
+    # ...and the password was checked LIMIT times: the LIMIT-th failure starts the pause.
+    assert _count(checks) == LIMIT
     assert server.sign_in(server.get_token(), "fresh", PASSWORD) == "paused"
 
 
-def test_the_right_password_sent_with_parallel_guesses_is_judged_at_most_in_turn(server):
+def test_the_right_password_sent_with_parallel_guesses_is_judged_at_most_in_turn(server, checks):
     """19 wrong guesses and the right password at once: at most LIMIT are judged, and the
     right one gets in only if it was among them (never a 21st chance)."""
     passwords = [f"guess {i}" for i in range(ATTEMPTS - 1)]
@@ -146,3 +165,4 @@ def test_the_right_password_sent_with_parallel_guesses_is_judged_at_most_in_turn
     answers = _in_parallel(server, passwords)
     assert answers.count("wrong") + answers.count("in") <= LIMIT, answers
     assert answers.count("wrong") <= LIMIT - 1, answers
+    assert _count(checks) <= LIMIT
