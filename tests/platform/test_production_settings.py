@@ -36,11 +36,30 @@ def _csp(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_without_a_secret_key_production_refuses_to_start(tmp_path):
-    done = _csp(_env(tmp_path), "check")
-    assert done.returncode != 0
-    assert "CSP_SECRET_KEY is not set" in done.stderr
-    assert "insecure" not in done.stderr
-    # in debug (a developer's machine) a throwaway key is made for the process
+    env = _env(tmp_path, CSP_ALLOWED_HOSTS="hub.example.org", CSP_SECURE_COOKIES="True")
+    server = subprocess.run(
+        [sys.executable, "-c", "import csp_platform.wsgi"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert server.returncode != 0
+    assert "CSP_SECRET_KEY is not set" in server.stderr
+    check = _csp(env, "check", "--deploy")
+    assert check.returncode != 0 and "csp.E001" in check.stderr
+    assert "CSP_SECRET_KEY is not set" in check.stderr
+    # No built-in key: anything that signs refuses.
+    code = "import django; django.setup(); from django.core import signing; signing.dumps(1)"
+    signed = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert signed.returncode != 0 and "SECRET_KEY" in signed.stderr
+    # With the key, the server starts; in debug (a developer's machine) a throwaway key is
+    # made for the process.
+    started = subprocess.run(
+        [sys.executable, "-c", "import csp_platform.wsgi"],
+        env={**env, "CSP_SECRET_KEY": PRODUCTION["CSP_SECRET_KEY"]},
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert started.returncode == 0, started.stderr
     assert _csp(_env(tmp_path, CSP_DEBUG="True"), "check").returncode == 0
 
 

@@ -64,7 +64,7 @@ class SecondFactorMiddleware:
         from csp_platform.core.sign_in import second_factor_required
 
         user = request.user
-        if not user.is_authenticated or user.is_verified():  # type: ignore[union-attr]
+        if not user.is_authenticated or user.is_verified():  # type: ignore[attr-defined]
             return None
         if getattr(view, "before_second_factor", False):
             return None

@@ -209,8 +209,11 @@ def second_factor_confirm(device: TOTPDevice, code: str) -> list[str] | None:
 def second_factor_reset(user: AbstractBaseUser) -> int:
     """Remove a user's second factor (app and recovery codes) and end their sessions; they
     enrol again at their next sign-in. Returns how many devices were removed."""
-    devices = [TOTPDevice.objects.filter(user_id=user.pk), StaticDevice.objects.filter(user_id=user.pk)]
-    removed = sum(qs.count() for qs in devices)
+    devices = [
+        TOTPDevice.objects.filter(user_id=user.pk),
+        StaticDevice.objects.filter(user_id=user.pk),
+    ]
+    removed = int(sum(qs.count() for qs in devices))
     for qs in devices:
         qs.delete()
     user_sessions_end(user)

@@ -38,7 +38,7 @@ def username_key(request: HttpRequest, credentials: dict[str, Any] | None) -> st
     return str(raw).strip().lower()[:150]
 
 
-class SignInLimits(AxesDatabaseHandler):
+class SignInLimits(AxesDatabaseHandler):  # type: ignore[misc]
     """axes' database handler with a limit per (user name, address) and one per address."""
 
     def get_failures(self, request: HttpRequest, credentials: dict[str, Any] | None = None) -> int:
@@ -61,7 +61,7 @@ class SignInLimits(AxesDatabaseHandler):
         deleted, _ = AccessAttempt.objects.filter(
             username=username, ip_address=request.axes_ip_address  # type: ignore[attr-defined]
         ).delete()
-        return deleted
+        return int(deleted)
 
 
 def _lock_key(address: str) -> int:

@@ -22,9 +22,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_http_methods, require_POST
-from django_otp import devices_for_user, user_has_device
+from django_otp import devices_for_user, user_has_device, verify_token
 from django_otp import login as otp_login
-from django_otp import verify_token
 
 from csp_platform.core import selectors, services
 from csp_platform.core.forms import CodeForm, SignInForm
@@ -220,7 +219,7 @@ def sign_out(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def password_change(request: HttpRequest) -> HttpResponse:
     """Change one's own password (the old one, then the new one twice)."""
-    form = PasswordChangeForm(request.user, request.POST or None)
+    form = PasswordChangeForm(request.user, request.POST or None)  # type: ignore[arg-type]
     if request.method == "POST":
         if form.is_valid():
             user = form.save()
