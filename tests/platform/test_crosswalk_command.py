@@ -87,9 +87,7 @@ def test_list_shows_every_version_and_the_sources_that_use_it(police_month, lfb_
     listed = list(csv.DictReader(io.StringIO(csp("list", "--format", "csv"))))
     # the police.uk source uses the shipped reference; the LFB mapping made London Fire
     # Brigade's own version of its scheme
-    assert {
-        (r["scheme"], r["owner"], r["version"], r["latest"], r["sources"]) for r in listed
-    } == {
+    assert {(r["scheme"], r["owner"], r["version"], r["latest"], r["sources"]) for r in listed} == {
         ("police-uk", "reference", "1", "yes", POLICE),
         ("lfb-stop-code", "London Fire Brigade", "1", "yes", "lfb-incidents"),
     }

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse
+from django.utils.decorators import method_decorator
 
 security_log = logging.getLogger("csp.security")
 
@@ -32,3 +35,11 @@ class SuperuserAdminSite(admin.AdminSite):
                 )
             )
         return allowed
+
+    @method_decorator(login_not_required)
+    def login(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        """One sign-in for the whole site: the admin's login page sends people to ours
+        (limits, second factor, logging)."""
+        from csp_platform.core.views import admin_sign_in
+
+        return admin_sign_in(request, extra_context)

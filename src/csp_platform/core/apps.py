@@ -7,6 +7,9 @@ class CoreConfig(AppConfig):
     name = "csp_platform.core"
     label = "core"
 
+    def ready(self) -> None:
+        from csp_platform.core import checks  # noqa: F401 - registers the deploy check
+
 
 class CspAdminConfig(admin_apps.AdminConfig):
     """Django's admin, with the superuser-only site (core/admin_site.py)."""

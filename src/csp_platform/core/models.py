@@ -247,19 +247,3 @@ class SharingAgreement(models.Model):
     def condition_labels(self) -> list[str]:
         choices = ProcessingCondition
         return [choices(v).label if v in choices.values else v for v in self.conditions]
-
-
-class SignInThrottle(models.Model):
-    """Failed sign-ins per username (known or not), for the pause after too many.
-
-    Keyed on the lower-cased username the person typed, so an unknown username is paused
-    exactly like a known one and the answers never tell them apart.
-    """
-
-    username = models.CharField(max_length=150, unique=True)
-    failures = models.PositiveIntegerField(default=0)
-    last_failure_at = models.DateTimeField(null=True, blank=True)
-    locked_until = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return f"{self.username}: {self.failures} failures"

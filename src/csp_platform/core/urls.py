@@ -6,6 +6,7 @@ app_name = "core"
 urlpatterns = [
     path("", views.home, name="home"),
     path("sign-in/", views.sign_in, name="sign_in"),
+    path("sign-in/second-factor/", views.second_factor, name="second_factor"),
     path("sign-out/", views.sign_out, name="sign_out"),
     path("p/<slug:partnership>/audit/", audit_views.audit_search, name="audit_search"),
     path(
@@ -19,4 +20,6 @@ urlpatterns = [
         member_views.set_password,
         name="set_password",
     ),
+    path("account/second-factor/", views.second_factor_enrol, name="second_factor_enrol"),
+    path("account/password/", views.password_change, name="password_change"),
 ]

@@ -106,10 +106,7 @@ class CrosswalkImportResult:
     def summary(self) -> str:
         prefix = "dry run (nothing written): " if self.dry_run else ""
         if not self.changed:
-            return (
-                f"{prefix}{self.file}: the same as {self.scheme} {self.before}; "
-                "nothing changed"
-            )
+            return f"{prefix}{self.file}: the same as {self.scheme} {self.before}; nothing changed"
         verb = "would make" if self.dry_run else "made"
         values = ", ".join(self.changed_values[:10]) + (
             f" and {len(self.changed_values) - 10} more" if len(self.changed_values) > 10 else ""

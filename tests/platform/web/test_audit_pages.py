@@ -7,13 +7,14 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from django.test import Client, override_settings
+from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
 from csp_platform.core import services
 from csp_platform.core.models import AuditEvent, Organisation, Partnership
 from tests.platform.web.conftest import HARTLEPOOL_WARD, MIDDLEHAVEN, MIDDLESBROUGH, PASSWORD
+from tests.platform.web.conftest import VerifiedClient as Client
 
 PERIODS = {"from": "2019-01", "to": "2019-02", "baseline_from": "2018-11", "baseline_to": "2018-12"}
 

@@ -9,11 +9,11 @@ from collections import Counter
 from io import StringIO
 
 from django.core.management import call_command
-from django.test import Client
 from django.urls import reverse
 
 from tests.platform.conftest import raw_rows
 from tests.platform.web.conftest import MIDDLESBROUGH, police_files
+from tests.platform.web.conftest import VerifiedClient as Client
 
 POLICE = "police-uk-cleveland-police"
 

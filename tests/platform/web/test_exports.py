@@ -11,7 +11,6 @@ from collections import Counter
 from io import StringIO
 
 from django.core.management import call_command
-from django.test import Client
 from django.urls import reverse
 from scipy import stats
 
@@ -19,6 +18,7 @@ from csp_platform.core.models import AuditAction, AuditEvent
 from tests.conftest import DATA
 from tests.platform.conftest import raw_rows
 from tests.platform.web.conftest import MIDDLESBROUGH
+from tests.platform.web.conftest import VerifiedClient as Client
 
 FEBRUARY = DATA / "police" / "cleveland" / "2019-02" / "2019-02-cleveland-street.csv"
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import shapely
-from django.test import Client
 from django.urls import reverse
 from shapely.geometry import Point, shape
 
@@ -27,6 +26,7 @@ from csp_platform.incidents.services import incidents_relink_areas
 from tests.conftest import DATA
 from tests.platform.conftest import CLEVELAND, raw_rows
 from tests.platform.web.conftest import MIDDLEHAVEN, MIDDLESBROUGH, csp_json, police_files
+from tests.platform.web.conftest import VerifiedClient as Client
 
 MONTHS = ("2018-11", "2018-12", "2019-01", "2019-02")
 CENTRAL_2025 = "E05009857"  # Central ward, Middlesbrough, 2025 boundaries

@@ -8,11 +8,11 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.test import Client
 from django.urls import reverse
 
 from csp_platform.core.models import Membership, Organisation, Role
 from tests.platform.web.conftest import MIDDLESBROUGH, PASSWORD
+from tests.platform.web.conftest import VerifiedClient as Client
 from tests.platform.web.test_ownership import client_for, member
 
 MEMBERS = reverse("members:list", args=[MIDDLESBROUGH])
@@ -87,7 +87,8 @@ def test_invite_a_new_user_with_a_one_time_set_password_link(admin, caplog):
     assert weak.status_code == 400  # Django's password validators apply
     done = visitor.post(link[1], {"new_password1": PASSWORD, "new_password2": PASSWORD})
     assert done.status_code == 200 and b"Your password is set" in done.content
-    assert visitor.login(username="new.analyst", password=PASSWORD)
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD)  # they can sign in with it (then enrol an app)
     assert Client().get(link[1]).status_code == 404  # used once, never again
     assert {"event": "password_set_by_link", "user": "new.analyst"} in events(caplog)
 

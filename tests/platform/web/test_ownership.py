@@ -15,7 +15,6 @@ from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.test import Client
 from django.urls import reverse
 
 from csp_platform.areas.models import Area
@@ -31,7 +30,8 @@ from csp_platform.incidents.models import (
 )
 from csp_platform.incidents.reference import crosswalk_save
 from tests.conftest import DATA, ROOT
-from tests.platform.web.conftest import PASSWORD, police_files
+from tests.platform.web.conftest import PASSWORD, authenticator_enrol, police_files
+from tests.platform.web.conftest import VerifiedClient as Client
 from tests.platform.web.files import police_file_as_partner_mapping, police_rows_in
 
 DISTRICT = {"middlesbrough": "E06000002", "redcar-cleveland": "E06000003"}
@@ -53,6 +53,7 @@ def member(partnership: str, organisation: str, role: Role = Role.DATA_MANAGER) 
         organisation=Organisation.objects.get(slug=organisation),
         role=role,
     )
+    authenticator_enrol(user)  # as every persona has (the second factor; core/sign_in.py)
     return user
 
 

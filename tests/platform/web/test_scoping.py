@@ -11,13 +11,13 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 from django.urls import reverse
 
 from csp_platform.core import services as core_services
 from csp_platform.core.models import Membership, Organisation, Partnership, Role
 from csp_platform.incidents import selectors as incident_selectors
-from tests.platform.web.conftest import PASSWORD
+from tests.platform.web.conftest import PASSWORD, authenticator_enrol
+from tests.platform.web.conftest import VerifiedClient as Client
 from tests.platform.web.files import police_file_as_partner_mapping, police_rows_in
 from tests.platform.web.test_ownership import client_for, member
 
@@ -121,6 +121,7 @@ def test_a_staff_user_with_membership_permissions_cannot_use_the_admin(personas,
 
 def test_a_superuser_still_uses_the_admin(personas):
     admin = get_user_model().objects.create_superuser("developer", password=PASSWORD)
+    authenticator_enrol(admin)  # the admin site needs the second factor too
     client = Client()
     client.force_login(admin)
     assert client.get("/admin/core/membership/").status_code == 200

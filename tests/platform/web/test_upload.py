@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client, override_settings
+from django.test import override_settings
 from django.urls import reverse
 
 from csp_platform.core import services as core_services
@@ -15,6 +15,7 @@ from csp_platform.core.models import Organisation, Partnership, Role
 from csp_platform.incidents.models import ImportBatch, Incident, Source
 from tests.conftest import DATA
 from tests.platform.web.conftest import MIDDLESBROUGH, PASSWORD, police_files
+from tests.platform.web.conftest import VerifiedClient as Client
 from tests.platform.web.files import police_file_as_partner_mapping, police_rows_in
 
 UPLOAD = reverse("incidents:upload", args=[MIDDLESBROUGH])
