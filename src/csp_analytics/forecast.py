@@ -19,6 +19,11 @@ predicting spatial patterns of crime. *Security Journal* 21, 4-28.
 
 Johnson, S. D. et al. (2007). *Prospective crime mapping in operational context*.
 Home Office Online Report 19/07.
+
+Mohler, G. O. et al. (2015). Randomized controlled field trials of predictive policing.
+*Journal of the American Statistical Association* 110(512), 1399-1411 (``sepp``).
+
+The learned ranker (``ranker``) and ``sepp`` live in :mod:`csp_analytics.forecast_models`.
 """
 
 from __future__ import annotations
@@ -35,21 +40,48 @@ from scipy.ndimage import convolve
 from scipy.stats import binomtest
 
 from csp_analytics._arrays import BoolArray, FloatArray, IntArray, readonly
+from csp_analytics.forecast_models import calendar, ranker_scores, sepp_scores
 from csp_analytics.hotspots import Grid
 
 __all__ = [
     "METHODS",
+    "METHOD_NAMES",
+    "NAIVE",
     "Backtest",
     "GridForecast",
     "backtest",
     "forecast",
     "hit_rate",
+    "last_months",
 ]
 
 
 #: Forecasting methods, naive baselines first.
-METHODS: tuple[str, ...] = ("last_month", "long_run_average", "prospective", "blend")
-NAIVE: tuple[str, ...] = ("last_month", "long_run_average")
+METHODS: tuple[str, ...] = (
+    "last_month",
+    "last_12_months",
+    "long_run_average",
+    "prospective",
+    "blend",
+    "ranker",
+    "sepp",
+)
+#: The naive baselines a method must beat (a map of past counts, nothing learned).
+NAIVE: tuple[str, ...] = ("last_month", "last_12_months", "long_run_average")
+#: Plain names, for sentences ("this forecast uses the learned ranker").
+METHOD_NAMES: Mapping[str, str] = MappingProxyType(
+    {
+        "last_month": "last month's map",
+        "last_12_months": "last year's map",
+        "long_run_average": "the long-run average map",
+        "prospective": "prospective hot-spotting",
+        "blend": "the smoothed blend",
+        "ranker": "the learned ranker",
+        "sepp": "the self-exciting model",
+    }
+)
+#: Category groups the ranker's category-mix features keep apart (the rest are pooled).
+_MIX_GROUPS = 6
 
 #: The blend's fallback settings, and the candidate it keeps unless another candidate
 #: beats it by ``_BLEND_MARGIN`` (hit rate) in the inner backtest. Chosen on other
@@ -192,11 +224,48 @@ class Backtest:
         """Method with the highest mean PAI at ``coverage`` (ties: first listed)."""
         return self.methods[int(np.argmax(self.mean_pai()[:, self._cov(coverage)]))]
 
+    def best_naive(self, coverage: float = 0.05) -> str | None:
+        """The naive baseline (:data:`NAIVE`) with the highest mean PAI at ``coverage``."""
+        naive = [m for m in self.methods if m in NAIVE]
+        if not naive or not self.months:
+            return None
+        pai = self.mean_pai()[:, self._cov(coverage)]
+        return max(naive, key=lambda m: (pai[self.methods.index(m)], -NAIVE.index(m)))
+
+    def months_beating_naive(self, coverage: float = 0.05) -> IntArray:
+        """Per method: months in which its PAI at ``coverage`` beat the best naive
+        baseline's PAI that month (the best naive one is :meth:`best_naive`)."""
+        base = self.best_naive(coverage)
+        if base is None:
+            return np.zeros(len(self.methods), dtype=np.int64)
+        j = self._cov(coverage)
+        ref = self.pai[self.methods.index(base), :, j]
+        return np.asarray((self.pai[:, :, j] > ref[None, :]).sum(axis=1), dtype=np.int64)
+
     def table(self) -> list[dict[str, Any]]:
-        """One row per method x coverage: mean hit rate and mean PAI."""
+        """One row per method x coverage: mean hit rate and PAI, their spread over the
+        months (standard deviation, lowest and highest month) and the months in which
+        the method beat the best naive baseline at that coverage."""
         hr, pai = self.mean_hit_rate(), self.mean_pai()
+        n = len(self.months)
+        sd_hr = self.hit_rate.std(axis=1, ddof=1) if n > 1 else np.full(hr.shape, np.nan)
+        sd_pai = self.pai.std(axis=1, ddof=1) if n > 1 else np.full(pai.shape, np.nan)
+        lo = self.pai.min(axis=1) if n else np.full(pai.shape, np.nan)
+        hi = self.pai.max(axis=1) if n else np.full(pai.shape, np.nan)
+        beats = [self.months_beating_naive(c) for c in self.coverages]
         return [
-            {"method": m, "coverage": c, "hit_rate": float(hr[i, j]), "pai": float(pai[i, j])}
+            {
+                "method": m,
+                "coverage": c,
+                "hit_rate": float(hr[i, j]),
+                "pai": float(pai[i, j]),
+                "hit_rate_sd": float(sd_hr[i, j]),
+                "pai_sd": float(sd_pai[i, j]),
+                "pai_min": float(lo[i, j]),
+                "pai_max": float(hi[i, j]),
+                "months_beating_naive": int(beats[j][i]),
+                "months": n,
+            }
             for i, m in enumerate(self.methods)
             for j, c in enumerate(self.coverages)
         ]
@@ -240,6 +309,13 @@ class Backtest:
             f"Best at {100 * coverage:g}% coverage: {best} "
             f"(mean PAI {pai[b]:.2f}, mean hit rate {100 * hr[b]:.1f}%).",
         ]
+        naive = self.best_naive(coverage)
+        if naive is not None and naive != best:
+            won = int(self.months_beating_naive(coverage)[b])
+            lines.append(
+                f"  It beat the best naive baseline ({naive}) in {won} of "
+                f"{len(self.months)} months."
+            )
         for base in NAIVE:
             if base not in self.methods or base == best:
                 continue
@@ -260,10 +336,16 @@ class Backtest:
 
 @dataclass(frozen=True)
 class _Monthly:
-    """Counts per cell for each month with data, up to and including ``through``."""
+    """Counts per cell for each month with data, up to and including ``through``.
+
+    ``groups`` splits ``counts`` by category group (``(G, months, ny, nx)``, ``G = 0`` when
+    no categories were given): the :data:`_MIX_GROUPS` commonest categories of the
+    training months, then the rest pooled.
+    """
 
     months: tuple[int, ...]
     counts: FloatArray  # (len(months), ny, nx)
+    groups: FloatArray
 
 
 def _monthly_counts(
@@ -274,6 +356,7 @@ def _monthly_counts(
     *,
     through: int,
     observed_months: Sequence[int] | None,
+    category: ArrayLike | None = None,
 ) -> _Monthly:
     """Bin incidents of months ``<= through`` into per-month grids.
 
@@ -285,6 +368,9 @@ def _monthly_counts(
     mi = np.array(month_index, dtype=np.int64, copy=True).ravel()
     if not (ea.size == na.size == mi.size):
         raise ValueError("e, n and month_index must have the same length")
+    cat = None if category is None else np.asarray(category).ravel()
+    if cat is not None and cat.size != mi.size:
+        raise ValueError("category must have one entry per incident")
     past = mi <= through
     ea, na, mi = ea[past], na[past], mi[past]
     if observed_months is None:
@@ -297,8 +383,21 @@ def _monthly_counts(
     ok = (cell >= 0) & (pos < months.size)
     ok[ok] &= months[pos[ok]] == mi[ok]
     flat = pos[ok] * grid.n_cells + cell[ok]
-    counts = np.bincount(flat, minlength=months.size * grid.n_cells).astype(np.float64)
-    return _Monthly(tuple(int(m) for m in months), counts.reshape(months.size, *grid.shape))
+    size = months.size * grid.n_cells
+    counts = np.bincount(flat, minlength=size).astype(np.float64)
+    groups = np.zeros((0, months.size, *grid.shape))
+    if cat is not None:
+        labels, code = np.unique(cat[past][ok], return_inverse=True)
+        if labels.size > 1:
+            tally = np.bincount(code, minlength=labels.size)
+            order = np.lexsort((np.arange(labels.size), -tally))  # commonest first
+            rank = np.empty(labels.size, dtype=np.int64)
+            rank[order] = np.arange(labels.size)
+            group = np.minimum(rank[code], _MIX_GROUPS)
+            n_groups = int(group.max()) + 1
+            g = np.bincount(group * size + flat, minlength=n_groups * size).astype(np.float64)
+            groups = g.reshape(n_groups, months.size, *grid.shape)
+    return _Monthly(tuple(int(m) for m in months), counts.reshape(months.size, *grid.shape), groups)
 
 
 def _mask_index(grid: Grid, mask: BoolArray | None) -> IntArray:
@@ -350,6 +449,14 @@ def _score_last_month(mc: _Monthly, grid: Grid, params: Mapping[str, float]) -> 
 
 def _score_long_run(mc: _Monthly, grid: Grid, params: Mapping[str, float]) -> FloatArray:
     return np.asarray(mc.counts.mean(axis=0), dtype=np.float64)
+
+
+def _score_last_12(mc: _Monthly, through: int) -> FloatArray:
+    """Mean count over the months with data among the 12 up to ``through``."""
+    recent = np.asarray(mc.months) > through - 12
+    if not recent.any():
+        return np.zeros(mc.counts.shape[1:])
+    return np.asarray(mc.counts[recent].mean(axis=0), dtype=np.float64)
 
 
 def _score_prospective(
@@ -467,6 +574,7 @@ def forecast(
     mask: BoolArray | None = None,
     observed_months: Sequence[int] | None = None,
     params: Mapping[str, float] | None = None,
+    category: ArrayLike | None = None,
 ) -> GridForecast:
     """Rank grid cells for month ``through + 1`` from incidents up to ``through``.
 
@@ -481,10 +589,16 @@ def forecast(
     grid : Grid
     through : int
         Last month of data to use. The forecast is for ``through + 1``.
-    method : {"last_month", "long_run_average", "prospective", "blend"}
-        ``last_month``: counts of the latest month with data. ``long_run_average``:
-        mean count over all months with data. ``prospective``: Bowers, Johnson & Pease
-        (2004) risk intensity ``sum 1/(1 + d) * 1/(1 + t)`` over incidents within
+    method : {"last_month", "last_12_months", "long_run_average", "prospective", "blend", \
+"ranker", "sepp"}
+        ``last_month``: counts of the latest month with data. ``last_12_months``: mean
+        count over the months with data among the 12 up to ``through`` (last year's
+        map). ``long_run_average``: mean count over all months with data.
+        ``ranker``: gradient-boosted trees trained on the area's own history
+        (:func:`csp_analytics.forecast_models.ranker_scores`). ``sepp``: the grid
+        self-exciting point process of Mohler et al. (2015), fitted by EM
+        (:func:`csp_analytics.forecast_models.sepp_scores`). ``prospective``: Bowers,
+        Johnson & Pease (2004) risk intensity ``sum 1/(1 + d) * 1/(1 + t)`` over incidents within
         ``bandwidth_m`` (default 400) and the last ``window_months`` (default 2), with
         ``d`` in whole half-cell widths between cell centres and ``t`` in whole months.
         ``blend`` (this project's method): a weighted average over months of
@@ -501,7 +615,12 @@ def forecast(
         Method settings: ``prospective`` takes ``bandwidth_m`` and ``window_months``;
         ``blend`` takes either all of ``bandwidth_cells``, ``smooth_share``,
         ``recency`` and ``half_life`` (no inner backtest), or ``coverage`` (default
-        0.05), ``inner_months`` (6) and ``min_train`` (3) for its inner backtest.
+        0.05), ``inner_months`` (6) and ``min_train`` (3) for its inner backtest;
+        ``ranker`` takes the tree settings of
+        :data:`csp_analytics.forecast_models.RANKER_DEFAULTS`.
+    category : array_like, optional
+        Category of each incident (any labels). The ranker uses the category mix of
+        each cell's last 12 months as features; other methods ignore it.
 
     Returns
     -------
@@ -538,7 +657,15 @@ def forecast(
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     p: Mapping[str, float] = dict(params or {})
-    mc = _monthly_counts(e, n, month_index, grid, through=through, observed_months=observed_months)
+    mc = _monthly_counts(
+        e,
+        n,
+        month_index,
+        grid,
+        through=through,
+        observed_months=observed_months,
+        category=category if method == "ranker" else None,
+    )
     if not mc.months:
         raise ValueError(f"no months with data up to {through}: nothing to forecast from")
     cells = _mask_index(grid, mask)
@@ -547,6 +674,10 @@ def forecast(
         score = _score_last_month(mc, grid, p)
     elif method == "long_run_average":
         score = _score_long_run(mc, grid, p)
+    elif method == "last_12_months":
+        score = _score_last_12(mc, through)
+    elif method in ("ranker", "sepp"):
+        score, used = _score_model(method, mc, p, through, cells, grid)
     elif method == "prospective":
         used = {"bandwidth_m": 400.0, "window_months": 2.0, **p}
         score = _score_prospective(mc, grid, used, through)
@@ -566,6 +697,35 @@ def forecast(
         training_months=mc.months,
         params=MappingProxyType(dict(used)),
     )
+
+
+def _score_model(
+    method: str,
+    mc: _Monthly,
+    params: Mapping[str, float],
+    through: int,
+    cells: IntArray,
+    grid: Grid,
+) -> tuple[FloatArray, dict[str, float]]:
+    """The ranker or the self-exciting model on the calendar months up to ``through``."""
+    months = list(mc.months)
+    counts, groups = mc.counts, mc.groups
+    if months[-1] != through:  # the origin is ``through`` even when it is a gap
+        months.append(through)
+        counts = np.concatenate([counts, np.zeros((1, *grid.shape))])
+        groups = np.concatenate([groups, np.zeros((groups.shape[0], 1, *grid.shape))], axis=1)
+    cal = calendar(months, counts, groups)
+    if through not in mc.months:
+        cal.have[-1] = False
+    out = np.zeros(grid.n_cells)
+    if method == "ranker":
+        fit = ranker_scores(cal, cells, params)
+        out[cells] = fit.scores
+        used = {**params, "training_months": fit.n_train_months, "training_rows": fit.n_train_rows}
+        return out, {k: float(v) for k, v in used.items()}
+    sepp = sepp_scores(cal, cells)
+    out[cells] = sepp.scores
+    return out, {"theta": sepp.theta, "omega": sepp.omega, "em_iterations": sepp.iterations}
 
 
 def _n_top(coverage: float, n_cells: int) -> int:
@@ -646,6 +806,7 @@ def backtest(
     mask: BoolArray | None = None,
     observed_months: Sequence[int] | None = None,
     params: Mapping[str, Mapping[str, float]] | None = None,
+    category: ArrayLike | None = None,
 ) -> Backtest:
     """Forecast each month in ``months`` from the months before it and score it.
 
@@ -662,6 +823,8 @@ def backtest(
         Shares of the study area's cells to flag.
     params : mapping of method -> mapping, optional
         Passed to :func:`forecast` per method.
+    category : array_like, optional
+        Passed to :func:`forecast` (the ranker's category-mix features).
 
     Returns
     -------
@@ -707,6 +870,7 @@ def backtest(
                 mask=mask,
                 observed_months=observed_months,
                 params=(params or {}).get(meth),
+                category=category,
             )
             per_method.append([_hit_rates(f.score[None, :], truth, k)[0] for k in ks])
         rows.append(np.asarray(per_method, dtype=np.float64))
@@ -725,3 +889,16 @@ def backtest(
         n_incidents=readonly(np.asarray(n_inc, dtype=np.int64)),
         n_cells=int(cells.size),
     )
+
+
+def last_months(observed_months: Sequence[int], through: int, n: int = 12) -> list[int]:
+    """The last ``n`` months with data up to and including ``through``: the test months of
+    a rolling-origin backtest (each is forecast from the months before it).
+
+    >>> last_months([1, 2, 3, 5, 6], through=6, n=3)
+    [3, 5, 6]
+    """
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    have = sorted({int(m) for m in observed_months if int(m) <= through})
+    return have[-n:]

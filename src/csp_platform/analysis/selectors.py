@@ -54,7 +54,9 @@ from csp_platform.analysis.results import (
 )
 from csp_platform.analysis.spatial import (
     HOTSPOT_METHODS,
+    ForecastChoice,
     backtest_for_area,
+    best_forecast_for_area,
     forecast_for_area,
     hotspots_for_area,
     knox_for_area,
@@ -72,7 +74,9 @@ from csp_platform.incidents.scope import (
 
 __all__ = [
     "HOTSPOT_METHODS",
+    "ForecastChoice",
     "backtest_for_area",
+    "best_forecast_for_area",
     "emerging_for_area",
     "forecast_for_area",
     "hotspots_for_area",

@@ -20,7 +20,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from csp_platform.analysis import selectors as analysis
-from csp_platform.analysis.periods import Period, add_months, month_date
+from csp_platform.analysis.periods import Period, month_date
 from csp_platform.areas.models import Area
 from csp_platform.core import audit
 from csp_platform.core.cache import cached
@@ -217,29 +217,36 @@ def export_sia(request: HttpRequest, partnership: str) -> HttpResponse:
 @requires(Perm.VIEW_FORECAST)
 def forecast(request: HttpRequest, partnership: str) -> HttpResponse:
     """Next month's hotspots with their backtested accuracy beside them: if the accuracy
-    cannot be measured, the forecast is not shown either."""
+    cannot be measured, the forecast is not shown either. The method is the one that did
+    best in the area's own backtest, for the theme asked for."""
     membership = request.membership  # type: ignore[attr-defined]
     form = ForecastForm(request.GET, selectors.filter_choices(membership))
     form.is_valid()
     code, through, cell = form.values()
+    theme, months = form.theme(), form.test_months()
     access = scopes.access_for(membership)
     scope = scopes.scope_resolve(
         access,
         code or _first_district(access).code,
         period=(through, through),
         levels=("district", "ward"),
+        themes=(theme,) if theme else (),
     )
     area = scope.the_area
     result = cached(
-        ["forecast", cell, *scope.cache_key()],
-        lambda: forecast_with_backtest(scope, through, cell),
+        ["forecast", cell, months, *scope.cache_key()],
+        lambda: forecast_with_backtest(scope, through, cell, months),
         audience=scope.access.audience,
     )
+    theme_name = next((t.name for t in form.choices.themes if t.code == theme), "")
     context = {
         "form": form,
         "area": area,
         "cell": cell,
         "cell_text": str(cell),
+        "theme": theme,
+        "theme_name": theme_name,
+        "months_text": str(months),
         "through_month": through,
         "outline": selectors.area_geometry_json(area),
         **result,
@@ -248,18 +255,19 @@ def forecast(request: HttpRequest, partnership: str) -> HttpResponse:
     return render(request, "hub/forecast.html", context)
 
 
-def forecast_with_backtest(scope: Scope, through: date, cell: int) -> dict[str, Any]:
-    """The forecast for the month after ``through`` and the backtest of the twelve months up
-    to it; only the pair, or neither (``withheld`` says why)."""
+def forecast_with_backtest(
+    scope: Scope, through: date, cell: int, months: int = BACKTEST_MONTHS
+) -> dict[str, Any]:
+    """The forecast for the month after ``through`` by the method that did best in the
+    backtest of the last ``months`` months with data up to it, for the scope's theme; only
+    the pair, or neither (``withheld`` says why)."""
     try:
-        test = analysis.backtest_for_area(
-            scope, add_months(through, -(BACKTEST_MONTHS - 1)), through, cell
+        choice = analysis.best_forecast_for_area(
+            scope, through, cell, months=months, coverage=FORECAST_COVERAGE
         )
-        if not test.months:
-            raise BadQuery("no month in the twelve up to the forecast has data to score")
-        fc = analysis.forecast_for_area(scope, through, cell, test.best(FORECAST_COVERAGE))
     except BadQuery as exc:
         return {"withheld": str(exc)}
+    fc, test = choice.forecast, choice.backtest
     top = fc.top(FORECAST_COVERAGE)
     props = [
         {
@@ -270,11 +278,13 @@ def forecast_with_backtest(scope: Scope, through: date, cell: int) -> dict[str, 
         }
         for rank, i in enumerate(top, start=1)
     ]
-    j = test.coverages.index(min(test.coverages, key=lambda c: abs(c - FORECAST_COVERAGE)))
+    j = test.coverages.index(FORECAST_COVERAGE)
     m = test.methods.index(fc.method)
     return {
         "n_cells": int(fc.score.size),
         "method": fc.method,
+        "choice": choice.sentence(),
+        "best_naive": choice.best_naive,
         "target": month_date(fc.target),
         "through": month_date(fc.through),
         "geojson": geo.squares(fc.x_sw[top], fc.y_sw[top], fc.size_m, props),

@@ -135,15 +135,19 @@ class ComparisonForm(forms.Form):
 
 class ForecastForm(forms.Form):
     CELL_SIZES = [("100", "100 m"), ("250", "250 m"), ("500", "500 m")]
+    TEST_MONTHS = [("6", "6 months"), ("12", "12 months"), ("18", "18 months"), ("24", "24 months")]
 
     area = forms.CharField(required=False, max_length=40)
     cell = forms.ChoiceField(required=False, choices=CELL_SIZES)
+    months = forms.ChoiceField(required=False, choices=TEST_MONTHS)
 
     def __init__(self, data: QueryDict, choices: Choices) -> None:
         super().__init__(data)
         self.choices = choices
         months = [(_month(m), f"{m:%B %Y}") for m in choices.months]
         self.fields["through"] = forms.ChoiceField(required=False, choices=months)
+        themes = [(t.code, t.name) for t in choices.themes]
+        self.fields["theme"] = forms.ChoiceField(required=False, choices=[("", "All"), *themes])
 
     def values(self) -> tuple[str | None, date, int]:
         data = self.cleaned_data if self.is_bound else {}
@@ -152,3 +156,13 @@ class ForecastForm(forms.Form):
             months[-1] if months else date.today().replace(day=1)
         )
         return data.get("area") or None, through, int(data.get("cell") or 250)
+
+    def theme(self) -> str:
+        """The theme asked for ("" = every incident)."""
+        data = self.cleaned_data if self.is_bound else {}
+        return str(data.get("theme") or "")
+
+    def test_months(self) -> int:
+        """How many months with data the backtest scores (default 12)."""
+        data = self.cleaned_data if self.is_bound else {}
+        return int(data.get("months") or 12)

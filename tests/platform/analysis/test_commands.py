@@ -59,7 +59,7 @@ SIA = ("sia", "--area", NEWCASTLE, "--baseline", "2020-07..2021-06")
                 "--method",
                 "crystal-ball",
             ),
-            "--method must be one of last_month, long_run_average",
+            "--method must be one of last_month, last_12_months, long_run_average",
         ),
         (
             ("forecast", "--area", "E99999999", "--through", "2022-05", "--cell-size", "250"),

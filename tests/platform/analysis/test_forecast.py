@@ -118,9 +118,10 @@ def test_backtest_on_newcastle_the_best_method_beats_both_naive_baselines(northu
     # It says which method is best at 5% and by how much it beats each naive baseline.
     summary = data["summary"].splitlines()
     assert summary[1].startswith(f"Best at 5% coverage: {best} (mean PAI")
-    for base, line in zip(("last_month", "long_run_average"), summary[2:]):
+    versus = [line.strip() for line in summary if line.strip().startswith("vs ")]
+    for base, line in zip(("last_month", "last_12_months", "long_run_average"), versus):
         gain = 100 * data["best_versus_naive"][base]["pai_gain"]
-        assert line.strip().startswith(f"vs {base}: PAI") and f"({gain:+.1f}%)" in line
+        assert line.startswith(f"vs {base}: PAI") and f"({gain:+.1f}%)" in line
 
 
 def test_backtest_table_lists_every_method_month_by_month_then_the_mean(northumbria):
@@ -129,7 +130,71 @@ def test_backtest_table_lists_every_method_month_by_month_then_the_mean(northumb
     assert table[0].split() == [
         "method", "month", "incidents", "hit_1", "pai_1", "hit_5", "pai_5", "hit_10", "pai_10",
     ]  # fmt: skip
-    months = [line.split()[1] for line in table[2:] if line.startswith("blend")]
+    monthly = table[: table.index("")]  # the month-by-month table; the report follows
+    months = [line.split()[1] for line in monthly[2:] if line.startswith("blend")]
     assert months == ["2021-12", "2022-02", "2022-03", "mean"]
     assert "skipped 2022-01: no data for this month (gap)" in table
     assert any(line.startswith("Best at 5% coverage:") for line in table)
+
+
+def test_backtest_over_the_last_n_months_reports_spread_and_months_beating_the_naive_maps(
+    northumbria,
+):
+    args = ("--area", NEWCASTLE, "--to", "2022-06", "--months", "6", "--cell-size", "500")
+    data = json.loads(csp("csp_backtest", *args, "--theme", "asb", "--format", "json"))
+    # The last 6 months with data: the 2022-01 gap is not one of them.
+    assert data["months"] == ["2021-12", "2022-02", "2022-03", "2022-04", "2022-05", "2022-06"]
+    assert set(data["methods"]) >= {"last_month", "last_12_months", "ranker", "sepp"}
+    monthly = {}
+    for r in data["rows"]:
+        if r["month"] != "mean":
+            monthly.setdefault(r["method"], []).append(r["pai_5"])
+    naive = data["best_naive_at_5pct"]
+    assert naive == max(
+        ("last_month", "last_12_months", "long_run_average"),
+        key=lambda m: np.mean(monthly[m]),
+    )
+    for r in data["report"]:
+        if r["coverage"] != 0.05:
+            continue
+        pai = np.array(monthly[r["method"]])
+        # Recomputed here from the month-by-month rows: spread and months won.
+        assert r["pai"] == pytest.approx(pai.mean())
+        assert r["pai_sd"] == pytest.approx(pai.std(ddof=1))
+        assert (r["pai_min"], r["pai_max"]) == (pytest.approx(pai.min()), pytest.approx(pai.max()))
+        assert r["months_beating_naive"] == int((pai > np.array(monthly[naive])).sum())
+        assert r["months"] == 6
+    # Only ASB was read: the incidents scored are ASB's, counted from the raw files.
+    p = newcastle_points()
+    asb = p.crime_type == "Anti-social behaviour"
+    got = {r["month"]: r["incidents"] for r in data["rows"] if r["method"] == "last_month"}
+    june = int((asb & (p.month == month_number("2022-06"))).sum())
+    assert got["2022-06"] <= june and got["2022-06"] > 0.95 * june
+    table = csp("csp_backtest", *args, "--theme", "asb")
+    assert "months_beating_it" in table and "pai_sd" in table
+
+
+def test_forecast_by_default_uses_the_method_that_did_best_in_the_areas_backtest(northumbria):
+    err = StringIO()
+    out = StringIO()
+    args = ("--area", NEWCASTLE, "--through", "2022-05", "--cell-size", "500")
+    call_command("csp_forecast", *args, "--category", "burglary", stdout=out, stderr=err)
+    test = json.loads(
+        csp(
+            "csp_backtest", "--area", NEWCASTLE, "--to", "2022-05", "--cell-size", "500",
+            "--category", "burglary", "--format", "json",
+        )
+    )  # fmt: skip
+    best = test["best_at_5pct"]
+    names = {"ranker": "the learned ranker", "sepp": "the self-exciting model",
+             "blend": "the smoothed blend", "last_12_months": "last year's map",
+             "last_month": "last month's map", "long_run_average": "the long-run average map",
+             "prospective": "prospective hot-spotting"}  # fmt: skip
+    sentence = err.getvalue().splitlines()[0]
+    assert sentence.startswith(f"This forecast uses {names[best]}; over the last 12 months")
+    hit = next(
+        r["hit_rate"] for r in test["report"] if r["method"] == best and r["coverage"] == 0.05
+    )
+    assert f"it found {100 * hit:.0f}% of incidents in 5% of the area" in sentence
+    explicit = csp("csp_forecast", *args, "--category", "burglary", "--method", best)
+    assert out.getvalue() == explicit

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+import numpy as np
 from django.urls import reverse
 
 from csp_platform.analysis import selectors as analysis
@@ -92,6 +93,33 @@ def test_the_forecast_is_shown_beside_its_backtested_accuracy(personas):
     assert re.search(rf'id="hit-rate">{hit:.1f}%<', body) or re.search(
         rf'id="hit-rate">{hit:.0f}%<', body
     )
+
+
+def test_the_forecast_page_forecasts_the_chosen_theme_with_that_themes_backtest(personas):
+    query = {"through": "2019-02", "cell": "500", "theme": "acquisitive", "months": "6"}
+    body = (
+        client_for(personas, "analyst")
+        .get(reverse("hub:forecast", args=[MIDDLESBROUGH]), query)
+        .content.decode()
+    )
+    acquisitive = scope_resolve(FULL_ACCESS, "E06000002", themes=("acquisitive",))
+    test = analysis.backtest_for_area(acquisitive, None, date(2019, 2, 1), 500, last_n=6)
+    shown = re.findall(r'data-method="(\w+)" data-coverage="0.05" data-pai="([^"]+)"', body)
+    j = test.coverages.index(0.05)
+    assert [(m, float(p)) for m, p in shown] == [
+        (m, float(test.mean_pai()[i, j])) for i, m in enumerate(test.methods)
+    ]
+    every = analysis.backtest_for_area(
+        scope_resolve(FULL_ACCESS, "E06000002"), None, date(2019, 2, 1), 500, last_n=6
+    )
+    assert not np.allclose(every.mean_pai(), test.mean_pai())  # the theme made a difference
+    best = test.best(0.05)
+    used = re.search(r'id="forecast-choice" data-method="(\w+)">([^<]+)<', body)
+    assert used and used.group(1) == best
+    hit = 100 * test.mean_hit_rate()[test.methods.index(best), j]
+    assert f"it found {hit:.0f}% of incidents in 5% of the area" in used.group(2)
+    assert used.group(2).startswith("This forecast uses ")
+    assert '<option value="acquisitive" selected>' in body
 
 
 def test_no_forecast_without_a_backtest(personas):

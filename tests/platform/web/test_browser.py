@@ -304,6 +304,16 @@ def test_ward_profile_sia_and_forecast_pages_are_readable_and_printable(live_wor
     assert int(page.get_attribute("#area-map", "data-cells")) > 0
     assert "%" in page.inner_text("#hit-rate")
     v.check_accessibility("forecast")
+    # Choose a theme as a person would: the form, then Forecast.
+    page.select_option("#f-theme", "acquisitive")
+    page.click("button:has-text('Forecast')")
+    page.wait_for_selector("#area-map[data-ready='1']", state="attached")
+    assert "theme=acquisitive" in page.url
+    assert "acquisitive crime" in page.inner_text("h1").lower()
+    choice = page.inner_text("#forecast-choice")
+    assert choice.startswith("This forecast uses ") and "% of incidents in 5% of the area" in choice
+    assert page.locator("#backtest-table tbody tr").count() >= 7 * 3
+    v.check_accessibility("forecast (theme)")
     v.screenshot("forecast")
 
 

@@ -40,10 +40,13 @@ def percent(value: float | None) -> str:
 
 
 METHOD_NAMES = {
-    "last_month": "last month repeated",
+    "last_month": "last month's map",
+    "last_12_months": "last year's map (12 months)",
     "long_run_average": "long-run average",
     "prospective": "prospective (recent and near, weighted)",
-    "blend": "blend of the three",
+    "blend": "smoothed blend",
+    "ranker": "learned ranker",
+    "sepp": "self-exciting model",
 }
 
 
