@@ -29,6 +29,7 @@ COMMANDS = {
     "backtest": "csp_backtest",
     "audit": "csp_audit",
     "load-agreement": "csp_load_agreement",
+    "import-plan": "csp_import_plan",
 }
 
 
