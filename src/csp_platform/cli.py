@@ -30,6 +30,8 @@ COMMANDS = {
     "audit": "csp_audit",
     "load-agreement": "csp_load_agreement",
     "import-plan": "csp_import_plan",
+    "smart": "csp_smart",
+    "send-digest": "csp_send_digest",
 }
 
 
