@@ -114,7 +114,10 @@ def plan_ids(personas) -> dict[str, str]:
     )
     objective = Objective.objects.create(plan=plan, text="Reduce deliberate fires")
     action = plan_services.action_create(
-        plan=plan, by="test", objective=objective, text="Fire safety visits",
+        plan=plan,
+        by="test",
+        objective=objective,
+        text="Fire safety visits",
         lead_organisations=[Organisation.objects.get(slug="cleveland-fire-brigade")],
     )
     return {"plan": str(plan.uuid), "action": str(action.uuid)}
