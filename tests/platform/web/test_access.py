@@ -60,6 +60,7 @@ VIEWS: dict[str, tuple[dict[str, str], str, tuple[str, ...], frozenset[str], Per
     # by Cleveland Fire Brigade, the officer persona's organisation: the officer may update
     # it, the police analyst and the council's data manager may not (plans/policy.py).
     "plans:plans": ({}, "", GET, EVERY_ROLE, Perm.VIEW_PLAN),
+    "plans:smart": ({}, "", GET, EVERY_ROLE, Perm.VIEW_PLAN),
     "plans:plan": ({"plan": "{plan}"}, "rag=green&overdue=on", GET, EVERY_ROLE, Perm.VIEW_PLAN),
     "plans:export": ({"plan": "{plan}", "fmt": "docx"}, "", GET, EVERY_ROLE, Perm.VIEW_PLAN),
     "plans:action": ({"action": "{action}"}, "", GET, EVERY_ROLE, Perm.VIEW_PLAN),
