@@ -178,8 +178,8 @@ def named_output(text: str) -> str:
     """The output the action makes, if it names one (rule M3), as written; "" if none.
 
     Either a verb of making and an output word ("Develop Cleveland-wide Retail Crime
-    Strategy"), or a title of at most 12 words that ends with an output word ("People Feel Safe Action
-    Plan").
+    Strategy"), or a title of at most 12 words that ends with an output word ("People Feel
+    Safe Action Plan").
 
     >>> named_output("Set up a stop search scrutiny panel")
     'panel'
