@@ -79,7 +79,8 @@ def risks_of(action: Action, today: date) -> list[Risk]:
             Risk(
                 OVERDUE,
                 f"Due {action.due_date.day} {action.due_date:%B %Y}"
-                f" ({action.timescale or 'due date'}), {days} day{'s' if days != 1 else ''} ago, and not complete.",
+                f" ({action.timescale or 'due date'}), {days} day{'s' if days != 1 else ''}"
+                " ago, and not complete.",
             )
         )
     this_quarter = fiscal_quarter(today)
