@@ -458,3 +458,15 @@ def test_scrutiny_and_theme_plans_export_their_own_columns(partnerships):
     body = [[c.text for c in r.cells] for t in document.tables for r in t.rows[1:]]
     assert len(body) == 19
     assert ["Crime", "Develop drone capacity"] in body
+
+
+def test_the_demo_loads_the_three_seed_plans_once(partnerships):
+    reports = services.demo_plans_load(SEEDS)
+    assert [(r.partnership, r.kind, r.actions, r.recommendations) for r in reports] == [
+        ("middlesbrough", "delivery", 83, 0),
+        ("middlesbrough", "scrutiny", 0, 6),
+        ("redcar-cleveland", "strategy", 19, 0),
+    ]
+    before = _counts()
+    assert all(r.unchanged for r in services.demo_plans_load(SEEDS))
+    assert _counts() == before
