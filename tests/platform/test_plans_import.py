@@ -470,3 +470,34 @@ def test_the_demo_loads_the_three_seed_plans_once(partnerships):
     before = _counts()
     assert all(r.unchanged for r in services.demo_plans_load(SEEDS))
     assert _counts() == before
+
+
+def test_a_recommendation_update_changes_its_status_audited(partnerships):
+    services.plan_import(seed("001"), partnership_slug="middlesbrough")
+    boro = Partnership.objects.get(slug="middlesbrough")
+    manager = _member(boro, "middlesbrough-council", Role.PARTNERSHIP_MANAGER, "mgr")
+    officer = _member(boro, "cleveland-police", Role.PARTNER_OFFICER, "pc")
+    rec = ScrutinyRecommendation.objects.get(letter="a")
+    with pytest.raises(NotPermitted):
+        services.recommendation_update_add(
+            recommendation=rec,
+            by=officer.user,
+            membership=officer,
+            commentary="Done",
+            status="complete",
+        )
+    services.recommendation_update_add(
+        recommendation=rec,
+        by=manager.user,
+        membership=manager,
+        commentary="Briefing held for all members on 5 December 2022",
+        status="complete",
+    )
+    rec.refresh_from_db()
+    assert rec.status == "complete" and rec.updates.count() == 1
+    event = AuditEvent.objects.get(target_type="plans.scrutinyrecommendation")
+    assert (event.before, event.after["status"], event.actor) == (
+        {"status": "open"},
+        "complete",
+        "mgr",
+    )
