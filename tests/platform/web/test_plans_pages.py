@@ -202,3 +202,14 @@ def test_the_plan_list_and_a_scrutiny_plan(personas, plan):
     assert page.count('<th scope="row"') == 6
     assert "a) That a general awareness session" in page
     assert "Head of Stronger Communities" in page and "December 2022" in page
+
+
+def test_the_navigation_marks_plans_on_every_plan_page(personas, plan):
+    action = Action.objects.get(source_line=37)
+    client = _client(personas, "manager")
+    for url in (_plan_url(plan), _action_url(action), _action_url(action, "plans:action_edit")):
+        page = client.get(url).content.decode()
+        assert (
+            '<a class="govuk-service-navigation__link" href="/p/middlesbrough/plans/"'
+            ' aria-current="page">'
+        ) in page, url
