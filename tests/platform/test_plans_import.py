@@ -501,3 +501,22 @@ def test_a_recommendation_update_changes_its_status_audited(partnerships):
         "complete",
         "mgr",
     )
+
+
+def test_a_file_that_is_not_utf8_is_refused_with_its_line(partnerships, tmp_path):
+    raw = seed("000").read_bytes().split(b"\n")
+    raw[4] = raw[4] + b" \xff"
+    bad = tmp_path / "latin.txt"
+    bad.write_bytes(b"\n".join(raw))
+    with pytest.raises(ImportRejected, match=r"latin\.txt, line 5: not UTF-8 text"):
+        services.plan_import(bad, partnership_slug="middlesbrough")
+    assert not Plan.objects.exists()
+
+
+def test_a_different_file_with_an_existing_plans_title_is_refused(partnerships, tmp_path):
+    services.plan_import(seed("000"), partnership_slug="middlesbrough")
+    changed = tmp_path / "revised.txt"
+    changed.write_text(seed("000").read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    with pytest.raises(ImportRejected, match="already has a plan titled"):
+        services.plan_import(changed, partnership_slug="middlesbrough")
+    assert Plan.objects.count() == 1
