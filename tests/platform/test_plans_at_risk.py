@@ -189,6 +189,10 @@ def team(plan):  # type: ignore[no-untyped-def]
     )
     _update(cctv, 2025, 2, Rag.RED, datetime(2025, 8, 2, tzinfo=UTC))
     _update(cctv, 2025, 3, Rag.AMBER, datetime(2025, 11, 2, tzinfo=UTC))
+    # names a post, not a person: the member whose username is "manager" is not its lead
+    _action(
+        plan, "Safeguarding review", due=date(2025, 9, 30), officer="Risk and Resilience Manager"
+    )
     fine = _action(plan, "On track", lead="cleveland-fire-brigade")
     _update(fine, 2025, 3, Rag.GREEN, datetime(2025, 11, 2, tzinfo=UTC))
     return {"people": people, "fires": fires, "cctv": cctv, "fine": fine}  # fmt: skip
@@ -220,6 +224,7 @@ def test_the_digest_goes_to_each_lead_once_a_week(team, mailoutbox):
     manager = to["manager@example.org"].body
     assert "CCTV review" in manager and "Red in 2025-26 Q2 and Amber in 2025-26 Q3" in manager
     assert "CCTV review" in to["priya@example.org"].body
+    assert not any("Safeguarding review" in m.body for m in mailoutbox)
     # recorded and audited: one disclosure to each recipient
     assert DigestSent.objects.filter(week=MONDAY).count() == 3
     events = AuditEvent.objects.filter(action=AuditAction.DISCLOSURE, target_type="plans.digest")
@@ -241,7 +246,7 @@ def test_send_digest_dry_run_sends_and_records_nothing(team, mailoutbox):
     assert (
         "would send: priya <priya@example.org> (middlesbrough): 1 action (as lead officer)" in text
     )
-    assert "3 digests would send." in text
+    assert "3 digests would be sent." in text
     assert mailoutbox == [] and not DigestSent.objects.exists()
     assert not AuditEvent.objects.filter(target_type="plans.digest").exists()
     call_command("csp_send_digest", "--date", "2025-12-08", stdout=StringIO())

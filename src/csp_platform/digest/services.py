@@ -2,8 +2,8 @@
 
 Who gets it: for each flagged action, the members of the partnership whose organisation
 leads it and whose role may enter its quarterly updates (``update_action``), and the lead
-officer when the action's "lead officer or post" names a member (their full name, username
-or e-mail address). One e-mail per person, partnership and week, listing all their flagged
+officer when the action's "lead officer or post" names a member (their full name or e-mail
+address). One e-mail per person, partnership and week, listing all their flagged
 actions with the reasons; never twice for the same week (``DigestSent``, unique), and each
 one recorded in the audit log as a *disclosure* to its recipient.
 """
@@ -62,8 +62,12 @@ class Digest:
 
 
 def _named_in(lead_officer: str, membership: Membership) -> bool:
+    """Does the lead officer text name this member: their full name (two words or more) or
+    their e-mail address, as whole words? A username alone is not enough ("manager" is a
+    word of "Risk and Resilience Manager")."""
     user = membership.user
-    names = {user.get_full_name().strip(), user.get_username(), user.email}
+    full = " ".join(user.get_full_name().split())
+    names = {full if len(full.split()) >= 2 else "", user.email}
     text = lead_officer.lower()
     return any(n and re.search(rf"(?<![\w@.]){re.escape(n.lower())}(?![\w@])", text) for n in names)
 
@@ -150,7 +154,8 @@ class DigestRun:
                     f" (as {' and '.join(sorted(d.why))})"
                 )
         total = len(self.planned if self.dry_run else self.sent)
-        out.append(f"{total} digest{'s' if total != 1 else ''} {verb}.")
+        done = "would be sent" if self.dry_run else "sent"
+        out.append(f"{total} digest{'s' if total != 1 else ''} {done}.")
         return out
 
 
