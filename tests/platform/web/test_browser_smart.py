@@ -61,3 +61,24 @@ def test_the_smart_summary_page(live_plans, visit):  # noqa: F811
     assert "Lacks specific" in page.inner_text("#smart-check")
     v.check_accessibility("action page with its SMART check")
     assert not v.errors, v.errors
+
+
+def test_the_plan_page_with_smart_badges_and_the_at_risk_section(live_plans, visit):  # noqa: F811
+    from csp_platform.plans.models import Plan
+
+    plan = Plan.objects.get(partnership__slug=MIDDLESBROUGH, kind=Plan.Kind.DELIVERY)
+    v = visit("manager", axe=True)
+    page = v.go(f"/p/{MIDDLESBROUGH}/plans/{plan.uuid}/", "#at-risk")
+    v.errors.clear()
+    # 83 actions, none updated since the plan's 2021-22 Q1 commentary: all "no update".
+    assert "Overdue and at risk: 83 actions" in page.inner_text("#at-risk summary")
+    page.click("#at-risk summary")
+    assert page.locator("#at-risk-table tr[data-kinds='no_update']").count() == 83
+    assert page.locator("ul.csp-smart").count() == 83
+    v.check_accessibility("plan page with SMART badges and the at-risk section")
+    page.click("#at-risk summary")  # closed again for the picture
+    page.evaluate("document.activeElement.blur()")
+    page.set_viewport_size({"width": 1280, "height": 1400})
+    page.locator("#shown-count").scroll_into_view_if_needed()
+    page.screenshot(path=str(v.shots / "plan-smart.png"), full_page=False)
+    assert not v.errors, v.errors

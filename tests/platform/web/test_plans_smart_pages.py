@@ -61,7 +61,7 @@ def test_badges_in_the_plan_view_and_reasons_on_the_action_page(personas, plans)
     assert page.count('aria-label="SMART check"') == 83
     # every delivery-plan action lacks time-bound, shown in words with a symbol
     assert page.count('data-criterion="time-bound" data-met="no"') == 83
-    assert "✗</span> Lacks time-bound" in page
+    assert '✗T</span><span class="govuk-visually-hidden">Lacks time-bound</span>' in page
     cctv = Action.objects.get(text__startswith="Increase the no. of CCTV cameras")
     page = _get(personas, "officer", reverse("plans:action", args=[MIDDLESBROUGH, cctv.uuid]))
     box = page.split('id="smart-check"')[1].split("</ul>")[0]
