@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "csp_platform.incidents",
     "csp_platform.analysis",
     "csp_platform.hub",
+    "csp_platform.plans",
 ]
 
 MIDDLEWARE = [
