@@ -165,12 +165,13 @@ def dispersion(series: Sequence[npt.ArrayLike]) -> float:
 
     Examples
     --------
-    Months 2, 6 (mean 4: (4 + 4) / 4 = 2 on 1 degree of freedom) and 5, 5, 5 (0 on 2):
+    Months 2, 6 (mean 4: (4 + 4) / 4 = 2 on 1 degree of freedom) alone, then with 5, 5, 5
+    (0 on 2): 2 / 3 is below Poisson, so 1:
 
+    >>> round(dispersion([[2, 6]]), 4)
+    2.0
     >>> round(dispersion([[2, 6], [5, 5, 5]]), 4)
     1.0
-    >>> round(dispersion([[2, 6], [5, 5]]), 4)
-    2.0
     """
     chi2, df = 0.0, 0
     for s in series:
@@ -313,13 +314,17 @@ class Displacement:
     def words(self) -> str:
         """What the quotient says (Bowers & Johnson 2003, table 1)."""
         if self.wdq is None:
-            return "the area did not improve against the comparison, so there was nothing to displace"
+            return (
+                "the area did not improve against the comparison, so there was nothing to displace"
+            )
         if self.wdq > 0:
             return "a diffusion of benefits into the ring (WDQ above 0)"
         if self.wdq == 0:
             return "neither displacement nor diffusion (WDQ 0)"
         if self.wdq >= -1:
-            return "some displacement into the ring, smaller than the fall in the area (WDQ 0 to -1)"
+            return (
+                "some displacement into the ring, smaller than the fall in the area (WDQ 0 to -1)"
+            )
         return "displacement into the ring larger than the fall in the area (WDQ below -1)"
 
 
@@ -433,7 +438,7 @@ def _refuse(reasons: list[str], **kw: object) -> Evaluation:
 def _gaps(months: Sequence[str], series: dict[str, FloatArray]) -> list[str]:
     out = []
     for name, y in series.items():
-        missing = [months[i] for i in np.flatnonzero(~np.isfinite(y))]
+        missing = [months[int(i)] for i in np.flatnonzero(~np.isfinite(y))]
         if missing:
             out.append(f"{name} has no data for {', '.join(missing)}")
     return out
