@@ -44,15 +44,22 @@ class Perm(StrEnum):
     VIEW_AUDIT = "view_audit"  # the audit search (every audited event of the partnership)
     VIEW_ACCESS_LOG = "view_access_log"  # "who has seen this record", for records one owns
     VIEW_AGREEMENTS = "view_agreements"  # information-sharing agreements, those due for review
+    VIEW_INDICATORS = "view_indicators"  # the performance framework's indicators and the board report
+    ENTER_RETURNS = "enter_returns"  # a manual indicator's monthly return (owner org or manager)
 
 
 _ALL = frozenset(Perm)
 _AUDIT = frozenset({Perm.VIEW_AUDIT, Perm.VIEW_AGREEMENTS})
+# Indicators: every member reads them; entering a return is further limited, per indicator,
+# to the owner organisation's members and partnership managers (plans/indicator_services.py).
+_READ_INDICATORS = frozenset({Perm.VIEW_INDICATORS})
+_RETURNS = frozenset({Perm.VIEW_INDICATORS, Perm.ENTER_RETURNS})
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.ANALYST: _ALL - {Perm.IMPORT_DATA} - _AUDIT,
     Role.PARTNER_OFFICER: frozenset(
         {Perm.VIEW_AGGREGATES, Perm.VIEW_HOTSPOTS, Perm.VIEW_POINTS, Perm.VIEW_FORECAST}
-    ),
+    )
+    | _RETURNS,
     Role.PARTNERSHIP_MANAGER: frozenset(
         {
             Perm.VIEW_AGGREGATES,
@@ -61,9 +68,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.EXPORT_AGGREGATES,
             Perm.VIEW_AGREEMENTS,
         }
-    ),
+    )
+    | _RETURNS,
     # Councillors: aggregates only (counts and rates by ward), which they may take away.
-    Role.COUNCILLOR: frozenset({Perm.VIEW_AGGREGATES, Perm.EXPORT_AGGREGATES}),
+    Role.COUNCILLOR: frozenset({Perm.VIEW_AGGREGATES, Perm.EXPORT_AGGREGATES}) | _READ_INDICATORS,
     Role.DATA_MANAGER: frozenset(
         {
             Perm.VIEW_AGGREGATES,
@@ -72,13 +80,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.IMPORT_DATA,
             Perm.VIEW_ACCESS_LOG,
         }
-    ),
+    )
+    | _RETURNS,
     # Administrators do not search the audit log of their own actions: the auditor does.
     Role.ADMINISTRATOR: _ALL - {Perm.VIEW_AUDIT},
     # Auditors (e.g. the data protection officer): the audit log, agreements and aggregates.
     Role.AUDITOR: frozenset(
         {Perm.VIEW_AGGREGATES, Perm.VIEW_AUDIT, Perm.VIEW_ACCESS_LOG, Perm.VIEW_AGREEMENTS}
-    ),
+    )
+    | _READ_INDICATORS,
 }
 
 PUBLIC = "public"

@@ -1,0 +1,122 @@
+"""Writes of the performance management framework: indicators and partners' monthly returns.
+
+Every write records who did it, what changed, from what to what, in the audit log, in the same
+transaction as the change (core.audit): a return entered is a *collection*, a return corrected
+an *alteration* with the value before and after.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from csp_platform.core import audit
+from csp_platform.core.errors import DomainError
+from csp_platform.core.models import AuditAction, Membership, Organisation, Partnership, Role
+from csp_platform.plans.models import Indicator, IndicatorValue
+
+
+class ReturnRefused(DomainError):
+    """A return that cannot be entered (not a manual indicator, a month in the future...)."""
+
+
+def may_enter_return(membership: Membership, indicator: Indicator) -> bool:
+    """The owner organisation's members and the partnership's managers enter returns."""
+    if membership.partnership_id != indicator.partnership_id:
+        return False
+    if membership.role in (Role.PARTNERSHIP_MANAGER, Role.ADMINISTRATOR):
+        return True
+    return indicator.owner_id is not None and membership.organisation_id == indicator.owner_id
+
+
+def _value(raw: Any) -> Decimal:
+    try:
+        value = Decimal(str(raw).strip().replace(",", ""))
+    except InvalidOperation:
+        raise ReturnRefused(f"value: {raw!r} is not a number") from None
+    if not value.is_finite() or value < 0:
+        raise ReturnRefused(f"value: {raw!r} must be a number of 0 or more")
+    return value
+
+
+@transaction.atomic
+def indicator_return_enter(
+    *,
+    indicator: Indicator,
+    month: date,
+    value: Any,
+    by: Any,
+    membership: Membership | None = None,
+    note: str = "",
+    request: HttpRequest | None = None,
+) -> IndicatorValue:
+    """Enter (or correct) a month's return of a manual indicator, audited."""
+    if indicator.source != "manual":
+        raise ReturnRefused(
+            f"{indicator.name} is computed from {indicator.source}; it takes no manual returns"
+        )
+    month = month.replace(day=1)
+    if month > timezone.localdate().replace(day=1):
+        raise ReturnRefused(f"month: {month:%Y-%m} is in the future")
+    amount = _value(value)
+    existing = IndicatorValue.objects.select_for_update().filter(indicator=indicator, month=month)
+    row = existing.first()
+    before = None if row is None else {"value": str(row.value), "note": row.note}
+    now = timezone.now()
+    if row is None:
+        row = IndicatorValue.objects.create(
+            indicator=indicator, month=month, value=amount, note=note, entered_by=by,
+            entered_at=now,
+        )  # fmt: skip
+    else:
+        row.value, row.note, row.entered_by, row.entered_at = amount, note, by, now
+        row.save(update_fields=["value", "note", "entered_by", "entered_at"])
+    audit.record(
+        action=AuditAction.COLLECTION if before is None else AuditAction.ALTERATION,
+        actor=by,
+        membership=membership,
+        request=request,
+        target=indicator,
+        before=before,
+        after={"value": str(amount), "note": note},
+        detail={"month": f"{month:%Y-%m}", "indicator": indicator.name},
+        purpose="performance management framework: monthly return",
+    )
+    return row
+
+
+@transaction.atomic
+def indicator_create(
+    *,
+    partnership: Partnership,
+    name: str,
+    source: str,
+    by: Any,
+    owner: Organisation | None = None,
+    spec: dict[str, Any] | None = None,
+    **fields: Any,
+) -> Indicator:
+    """Create an indicator (idempotent by name within the partnership), audited."""
+    found = Indicator.objects.filter(partnership=partnership, name=name).first()
+    if found is not None:
+        return found
+    kind = Indicator.Kind.MANUAL if source == "manual" else Indicator.Kind.COMPUTED
+    indicator = Indicator.objects.create(
+        partnership=partnership, name=name, source=source, kind=kind, owner=owner,
+        spec=spec or {}, **fields,
+    )  # fmt: skip
+    audit.record(
+        action=AuditAction.COLLECTION,
+        actor=by,
+        target=indicator,
+        after={"name": name, "source": source, "spec": spec or {}, **{
+            k: str(v) for k, v in fields.items()
+        }},
+        purpose="performance management framework: indicator defined",
+    )  # fmt: skip
+    return indicator
