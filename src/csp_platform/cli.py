@@ -31,6 +31,7 @@ COMMANDS = {
     "indicators": "csp_indicators",
     "audit": "csp_audit",
     "load-agreement": "csp_load_agreement",
+    "import-plan": "csp_import_plan",
 }
 
 

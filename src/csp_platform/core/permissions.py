@@ -44,22 +44,27 @@ class Perm(StrEnum):
     VIEW_AUDIT = "view_audit"  # the audit search (every audited event of the partnership)
     VIEW_ACCESS_LOG = "view_access_log"  # "who has seen this record", for records one owns
     VIEW_AGREEMENTS = "view_agreements"  # information-sharing agreements, those due for review
-    VIEW_INDICATORS = "view_indicators"  # the performance framework's indicators and the board report
-    ENTER_RETURNS = "enter_returns"  # a manual indicator's monthly return (owner org or manager)
+    VIEW_PLAN = "view_plan"  # the delivery plans, their actions, updates and edit history
+    EDIT_PLAN = "edit_plan"  # add and edit actions, import and export plans
+    UPDATE_ACTION = "update_action"  # enter a quarterly update (plans/policy.py: whose actions)
+    ENTER_RETURN = "enter_return"  # an indicator's monthly return (plans/policy.py: whose)
 
 
 _ALL = frozenset(Perm)
 _AUDIT = frozenset({Perm.VIEW_AUDIT, Perm.VIEW_AGREEMENTS})
-# Indicators: every member reads them; entering a return is further limited, per indicator,
-# to the owner organisation's members and partnership managers (plans/indicator_services.py).
-_READ_INDICATORS = frozenset({Perm.VIEW_INDICATORS})
-_RETURNS = frozenset({Perm.VIEW_INDICATORS, Perm.ENTER_RETURNS})
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
-    Role.ANALYST: _ALL - {Perm.IMPORT_DATA} - _AUDIT,
+    Role.ANALYST: _ALL - {Perm.IMPORT_DATA, Perm.EDIT_PLAN} - _AUDIT,
     Role.PARTNER_OFFICER: frozenset(
-        {Perm.VIEW_AGGREGATES, Perm.VIEW_HOTSPOTS, Perm.VIEW_POINTS, Perm.VIEW_FORECAST}
-    )
-    | _RETURNS,
+        {
+            Perm.VIEW_AGGREGATES,
+            Perm.VIEW_HOTSPOTS,
+            Perm.VIEW_POINTS,
+            Perm.VIEW_FORECAST,
+            Perm.VIEW_PLAN,
+            Perm.UPDATE_ACTION,
+            Perm.ENTER_RETURN,
+        }
+    ),
     Role.PARTNERSHIP_MANAGER: frozenset(
         {
             Perm.VIEW_AGGREGATES,
@@ -67,11 +72,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.VIEW_FORECAST,
             Perm.EXPORT_AGGREGATES,
             Perm.VIEW_AGREEMENTS,
+            Perm.VIEW_PLAN,
+            Perm.EDIT_PLAN,
+            Perm.UPDATE_ACTION,
+            Perm.ENTER_RETURN,
         }
-    )
-    | _RETURNS,
-    # Councillors: aggregates only (counts and rates by ward), which they may take away.
-    Role.COUNCILLOR: frozenset({Perm.VIEW_AGGREGATES, Perm.EXPORT_AGGREGATES}) | _READ_INDICATORS,
+    ),
+    # Councillors: aggregates only (counts and rates by ward), which they may take away,
+    # and the plans (they scrutinise them; they do not edit them).
+    Role.COUNCILLOR: frozenset({Perm.VIEW_AGGREGATES, Perm.EXPORT_AGGREGATES, Perm.VIEW_PLAN}),
     Role.DATA_MANAGER: frozenset(
         {
             Perm.VIEW_AGGREGATES,
@@ -79,16 +88,23 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.VIEW_DATA,
             Perm.IMPORT_DATA,
             Perm.VIEW_ACCESS_LOG,
+            Perm.VIEW_PLAN,
+            Perm.UPDATE_ACTION,
+            Perm.ENTER_RETURN,
         }
-    )
-    | _RETURNS,
+    ),
     # Administrators do not search the audit log of their own actions: the auditor does.
     Role.ADMINISTRATOR: _ALL - {Perm.VIEW_AUDIT},
     # Auditors (e.g. the data protection officer): the audit log, agreements and aggregates.
     Role.AUDITOR: frozenset(
-        {Perm.VIEW_AGGREGATES, Perm.VIEW_AUDIT, Perm.VIEW_ACCESS_LOG, Perm.VIEW_AGREEMENTS}
-    )
-    | _READ_INDICATORS,
+        {
+            Perm.VIEW_AGGREGATES,
+            Perm.VIEW_AUDIT,
+            Perm.VIEW_ACCESS_LOG,
+            Perm.VIEW_AGREEMENTS,
+            Perm.VIEW_PLAN,
+        }
+    ),
 }
 
 PUBLIC = "public"

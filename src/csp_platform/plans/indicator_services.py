@@ -16,22 +16,14 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from csp_platform.core import audit
-from csp_platform.core.errors import DomainError
-from csp_platform.core.models import AuditAction, Membership, Organisation, Partnership, Role
+from csp_platform.core.errors import DomainError, NotPermitted
+from csp_platform.core.models import AuditAction, Membership, Organisation, Partnership
 from csp_platform.plans.models import Indicator, IndicatorValue
+from csp_platform.plans.policy import may_enter_return
 
 
 class ReturnRefused(DomainError):
     """A return that cannot be entered (not a manual indicator, a month in the future...)."""
-
-
-def may_enter_return(membership: Membership, indicator: Indicator) -> bool:
-    """The owner organisation's members and the partnership's managers enter returns."""
-    if membership.partnership_id != indicator.partnership_id:
-        return False
-    if membership.role in (Role.PARTNERSHIP_MANAGER, Role.ADMINISTRATOR):
-        return True
-    return indicator.owner_id is not None and membership.organisation_id == indicator.owner_id
 
 
 def _value(raw: Any) -> Decimal:
@@ -55,7 +47,12 @@ def indicator_return_enter(
     note: str = "",
     request: HttpRequest | None = None,
 ) -> IndicatorValue:
-    """Enter (or correct) a month's return of a manual indicator, audited."""
+    """Enter (or correct) a month's return of a manual indicator, audited.
+
+    With a ``membership`` (the web page), the policy is checked: only the indicator's owner
+    organisation's members and the partnership's managers may enter it (NotPermitted)."""
+    if membership is not None and not may_enter_return(membership, indicator):
+        raise NotPermitted("Only the indicator's owner organisation or a manager may enter it")
     if indicator.source != "manual":
         raise ReturnRefused(
             f"{indicator.name} is computed from {indicator.source}; it takes no manual returns"

@@ -42,7 +42,9 @@ class Plan(models.Model):
         max_length=500, blank=True, help_text="The file the plan was imported from, if any."
     )
     source_sha256 = models.CharField(
-        max_length=64, blank=True, db_index=True,
+        max_length=64,
+        blank=True,
+        db_index=True,
         help_text="SHA-256 of the imported file: a second import of it changes nothing.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -203,7 +205,10 @@ class QuarterlyUpdate(models.Model):
     commentary = models.TextField(blank=True)
     rag = models.CharField(max_length=12, choices=Rag.choices, blank=True)
     entered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="+",
     )
     entered_by_name = models.CharField(max_length=200, blank=True)
@@ -259,7 +264,10 @@ class RecommendationUpdate(models.Model):
     commentary = models.TextField()
     rag = models.CharField(max_length=12, choices=Rag.choices, blank=True)
     entered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="+",
     )
     entered_at = models.DateTimeField()
@@ -308,7 +316,10 @@ class Indicator(models.Model):
         max_length=10, choices=Frequency.choices, default=Frequency.MONTHLY
     )
     owner = models.ForeignKey(
-        "core.Organisation", on_delete=models.PROTECT, null=True, blank=True,
+        "core.Organisation",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="indicators",
     )
     actions = models.ManyToManyField(
@@ -332,9 +343,7 @@ class ActionIndicator(models.Model):
     """An indicator that measures an action (an action may have several, and the reverse)."""
 
     action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="indicator_links")
-    indicator = models.ForeignKey(
-        Indicator, on_delete=models.CASCADE, related_name="action_links"
-    )
+    indicator = models.ForeignKey(Indicator, on_delete=models.CASCADE, related_name="action_links")
 
     class Meta:
         constraints = [
@@ -350,7 +359,10 @@ class IndicatorValue(models.Model):
     value = models.DecimalField(max_digits=14, decimal_places=3)
     note = models.TextField(blank=True)
     entered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="+",
     )
     entered_at = models.DateTimeField()
