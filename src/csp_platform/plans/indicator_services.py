@@ -117,3 +117,59 @@ def indicator_create(
         purpose="performance management framework: indicator defined",
     )  # fmt: skip
     return indicator
+
+
+# The enforcement outputs of Middlesbrough's performance management framework (seed 000:
+# "warnings, FPN's, PSPO breaches, fly-tipping prosecutions, CBO's, Injunctions, use of
+# CCTV"; "Introduce the use of CPN's ... warning template, the full notice and ... the fixed
+# penalty notice"), entered monthly by the council.
+ENFORCEMENT_RETURNS = (
+    ("Community protection notice warnings issued", "higher"),
+    ("Community protection notices issued", "higher"),
+    ("Fixed penalty notices issued", "higher"),
+    ("Fixed penalty notices paid", "higher"),
+    ("PSPO breaches", "lower"),
+    ("Fly-tipping prosecutions", "higher"),
+    ("Criminal behaviour orders", "higher"),
+    ("Civil injunctions", "higher"),
+    ("CCTV uses (footage provided as evidence)", "higher"),
+)
+
+
+def demo_indicators_load(slug: str = "middlesbrough") -> list[Indicator]:
+    """Middlesbrough's demo indicators: two computed from the incident store (ASB in the
+    district, criminal damage and arson per 1,000 residents, each compared with the rest of
+    Cleveland) and the enforcement returns, owned by the council. No returns are invented:
+    the council enters them. Idempotent."""
+    partnership = Partnership.objects.get(slug=slug)
+    council = Organisation.objects.filter(slug=f"{slug}-council").first()
+    police = Organisation.objects.filter(slug="cleveland-police").first()
+    district = partnership.districts.order_by("code").first()
+    made = []
+    if district is not None:
+        where = {"code": district.code, "generation": district.generation}
+        made.append(indicator_create(
+            partnership=partnership, name=f"Anti-social behaviour in {district.name}",
+            source="incidents", by="csp load-demo", owner=police,
+            spec={"area": where, "categories": ["anti-social-behaviour"], "measure": "count"},
+            description="Police-recorded ASB incidents a month (police.uk), as csp counts.",
+            unit="incidents", target=Decimal(900), tolerance=Decimal(100),
+            direction=Indicator.Direction.LOWER,
+        ))  # fmt: skip
+        made.append(indicator_create(
+            partnership=partnership,
+            name=f"Criminal damage and arson per 1,000 residents in {district.name}",
+            source="incidents", by="csp load-demo", owner=police,
+            spec={"area": where, "categories": ["criminal-damage-and-arson"],
+                  "measure": "rate_per_1000"},
+            description="Police-recorded criminal damage and arson a month per 1,000 residents.",
+            unit="per 1,000 residents", target=Decimal("1.5"), tolerance=Decimal("0.2"),
+            direction=Indicator.Direction.LOWER,
+        ))  # fmt: skip
+    for name, direction in ENFORCEMENT_RETURNS:
+        made.append(indicator_create(
+            partnership=partnership, name=name, source="manual", by="csp load-demo",
+            owner=council, direction=direction, unit="a month",
+            description="Monthly return entered by the council's Neighbourhood Safety Service.",
+        ))  # fmt: skip
+    return made

@@ -323,3 +323,35 @@ def indicator_report(indicator: Indicator, months: Sequence[date] | None = None)
         indicator, source.label, tuple(values.items()), tuple(periods), latest,
         source.force_comparison(indicator, months),
     )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------------------
+# Access-checked reads
+
+
+def indicator_list_visible_to(membership: Any) -> Any:
+    """The indicators of the member's partnership."""
+    return Indicator.objects.filter(partnership_id=membership.partnership_id).select_related(
+        "owner", "partnership"
+    )
+
+
+def indicator_get_for(membership: Any, indicator_uuid: Any) -> Indicator:
+    """An indicator of the member's partnership, or 404 (outsiders learn nothing)."""
+    from django.http import Http404
+
+    found: Indicator | None = (
+        indicator_list_visible_to(membership).filter(uuid=indicator_uuid).first()
+    )
+    if found is None:
+        raise Http404("No such indicator")
+    return found
+
+
+def entered_returns(indicator: Indicator) -> Any:
+    """The returns entered, newest month first, with who entered them and when."""
+    return (
+        IndicatorValue.objects.filter(indicator=indicator)
+        .select_related("entered_by")
+        .order_by("-month")
+    )
