@@ -140,11 +140,13 @@ def plan_tree(plan: Plan, filters: PlanFilters) -> list[PriorityNode]:
     chosen: list[Action] = []
     for action in actions.distinct():
         rag = current_rag(action)
+        action.current_rag = rag  # type: ignore[attr-defined]
+        action.is_overdue = is_overdue(action, today)  # type: ignore[attr-defined]
         if filters.rag == "none" and rag:
             continue
         if filters.rag and filters.rag != "none" and rag != filters.rag:
             continue
-        if filters.overdue and not is_overdue(action, today):
+        if filters.overdue and not action.is_overdue:  # type: ignore[attr-defined]
             continue
         chosen.append(action)
     chosen.sort(key=lambda a: (a.order, a.pk))

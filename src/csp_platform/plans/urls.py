@@ -1,0 +1,14 @@
+from django.urls import path
+
+from csp_platform.plans import views
+
+app_name = "plans"
+urlpatterns = [
+    path("", views.plan_list, name="plans"),
+    path("<uuid:plan>/", views.plan_detail, name="plan"),
+    path("<uuid:plan>/export.<str:fmt>", views.plan_export, name="export"),
+    path("<uuid:plan>/actions/new/", views.action_add, name="action_add"),
+    path("actions/<uuid:action>/", views.action_detail, name="action"),
+    path("actions/<uuid:action>/edit/", views.action_edit, name="action_edit"),
+    path("actions/<uuid:action>/update/", views.action_update, name="action_update"),
+]
