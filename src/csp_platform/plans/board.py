@@ -16,19 +16,13 @@ from docx.shared import Pt
 from csp_platform.analysis.evaluation import ActionEvaluation, action_missing, evaluation_for_action
 from csp_platform.core.models import Membership
 from csp_platform.plans import selectors
+from csp_platform.plans.exports import RAG_SYMBOL
 from csp_platform.plans.indicators import IndicatorReport, indicator_report
 from csp_platform.plans.models import Action, Indicator, Plan, Rag
 
 RAG_ORDER = (Rag.RED, Rag.AMBER, Rag.GREEN, Rag.BLUE, Rag.NOT_STARTED)
 # Symbols beside every RAG word (never colour alone).
-RAG_ICON = {
-    Rag.RED: "✗",
-    Rag.AMBER: "!",
-    Rag.GREEN: "✓",
-    Rag.BLUE: "★",
-    Rag.NOT_STARTED: "○",
-    "": "–",
-}
+RAG_ICON: dict[str, str] = {str(k): v for k, v in RAG_SYMBOL.items()} | {"": "–"}
 
 
 def rag_words(code: str) -> str:
