@@ -90,6 +90,12 @@ def _lead(action: Action) -> str:
     return ", ".join(names) or action.lead_text or "No lead"
 
 
+def _due(action: Action) -> str:
+    if action.due_date is not None:
+        return f"{action.due_date.day} {action.due_date:%B %Y}"
+    return action.timescale or "no date"
+
+
 def board_report(membership: Membership, plan: Plan, today: date) -> BoardReport:
     """Everything the board sees for ``plan`` (of the member's partnership) on ``today``."""
     tree = selectors.plan_tree(plan, selectors.PlanFilters(today=today))
@@ -106,7 +112,7 @@ def board_report(membership: Membership, plan: Plan, today: date) -> BoardReport
             update = selectors.latest_update(a)
             exceptions.append(
                 Exception_(
-                    a, rag, overdue, _lead(a), a.timescale or "no date",
+                    a, rag, overdue, _lead(a), _due(a),
                     update.commentary if update else "",
                 )
             )  # fmt: skip

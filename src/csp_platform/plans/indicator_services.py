@@ -36,6 +36,11 @@ def _value(raw: Any) -> Decimal:
     return value
 
 
+def _show(value: Decimal) -> str:
+    """A value as the audit log keeps it: "4", "2.5" (no trailing zeros)."""
+    return format(Decimal(value).normalize(), "f")
+
+
 @transaction.atomic
 def indicator_return_enter(
     *,
@@ -63,7 +68,7 @@ def indicator_return_enter(
     amount = _value(value)
     existing = IndicatorValue.objects.select_for_update().filter(indicator=indicator, month=month)
     row = existing.first()
-    before = None if row is None else {"value": str(row.value), "note": row.note}
+    before = None if row is None else {"value": _show(row.value), "note": row.note}
     now = timezone.now()
     if row is None:
         row = IndicatorValue.objects.create(
@@ -80,7 +85,7 @@ def indicator_return_enter(
         request=request,
         target=indicator,
         before=before,
-        after={"value": str(amount), "note": note},
+        after={"value": _show(amount), "note": note},
         detail={"month": f"{month:%Y-%m}", "indicator": indicator.name},
         purpose="performance management framework: monthly return",
     )

@@ -33,6 +33,7 @@ from csp_platform.incidents.scope import (
     FULL_ACCESS,
     Scope,
     areas_of_level,
+    generations,
     months_with_data,
     scope_resolve,
     selection_coverage,
@@ -122,15 +123,21 @@ def _scope(indicator: Indicator, area: Area | None = None) -> Scope:
     where = spec.get("area") or {}
     if area is None and not where.get("code"):
         raise BadQuery(f"indicator {indicator.name!r} names no area in its spec")
-    scope = scope_resolve(
+    # ``generation`` picks a ward's boundaries; other levels take the newest holding the code.
+    if area is not None:
+        generation = area.generation if area.level == "ward" else None
+    else:
+        generation = where.get("generation") or None
+        if generation not in generations("ward"):
+            generation = None
+    return scope_resolve(
         FULL_ACCESS,
         area.code if area is not None else where["code"],
         categories=tuple(spec.get("categories") or ()),
         themes=tuple(spec.get("themes") or ()),
-        generation=(area.generation if area is not None else where.get("generation")) or None,
+        generation=generation,
         levels=(area.level,) if area is not None else None,
     )
-    return scope
 
 
 def _monthly(scope: Scope, months: Sequence[date]) -> dict[date, int | None]:
