@@ -435,12 +435,23 @@ def _refuse(reasons: list[str], **kw: object) -> Evaluation:
     return Evaluation(verdict, True, tuple(reasons), "refused", **kw)  # type: ignore[arg-type]
 
 
+def _runs(months: Sequence[str], idx: Sequence[int]) -> str:
+    """Positions as month runs: "2018-01 to 2018-10, 2019-03" (``months`` is consecutive)."""
+    parts, start = [], 0
+    for k in range(1, len(idx) + 1):
+        if k == len(idx) or idx[k] != idx[k - 1] + 1:
+            a, b = months[idx[start]], months[idx[k - 1]]
+            parts.append(a if a == b else f"{a} to {b}")
+            start = k
+    return ", ".join(parts)
+
+
 def _gaps(months: Sequence[str], series: dict[str, FloatArray]) -> list[str]:
     out = []
     for name, y in series.items():
-        missing = [months[int(i)] for i in np.flatnonzero(~np.isfinite(y))]
+        missing = [int(i) for i in np.flatnonzero(~np.isfinite(y))]
         if missing:
-            out.append(f"{name} has no data for {', '.join(missing)}")
+            out.append(f"{name} has no data for {_runs(months, missing)}")
     return out
 
 

@@ -144,6 +144,16 @@ def test_a_missing_month_refuses_the_verdict_and_names_it():
     assert e.verdict == "No verdict: the area has no data for 2024-04."
 
 
+def test_runs_of_missing_months_are_named_as_ranges():
+    area = [20.0] * 12
+    for i in (0, 1, 2, 7):
+        area[i] = math.nan
+    e = evaluate(
+        what="ASB", months=MONTHS, n_before=6, area=area, pool=[[20] * 12], pool_names=["A"]
+    )
+    assert e.reasons == ("the area has no data for 2024-01 to 2024-03, 2024-08",)
+
+
 def test_a_candidate_with_a_gap_is_dropped_not_counted_as_zero():
     gap = [20.0] * 12
     gap[8] = math.nan

@@ -111,10 +111,11 @@ class ForceComparison:
         how = (
             "higher than" if o > r * 1.05 else "lower than" if o < r * 0.95 else "about the same as"
         )
+        n = len(self.months)
         span = f"{month_label(self.months[0])} to {month_label(self.months[-1])}"
         return (
             f"{self.ours.name}: {o:.1f} per 1,000 residents, {how} the rest of the force area "
-            f"({r:.1f} per 1,000), {span}."
+            f"({r:.1f} per 1,000), over the {n} months with data from {span}."
         )
 
 
@@ -176,11 +177,12 @@ class IncidentsProvider:
         area = scope.the_area
         home = area if area.level == "district" else area.parent
         districts = areas_of_level("district", FULL_ACCESS)
-        rows = []
+        rows, held = [], set()
         for d in districts:
             per = _monthly(_scope(indicator, d), months)
             if all(v is None for v in per.values()):
                 continue  # a district with no data (another force): not in the comparison
+            held |= {m for m, v in per.items() if v is not None}
             n = sum(v for v in per.values() if v is not None)
             rows.append(
                 ForceRow(d.name, d.code, n, d.population, _per_1000(n, d.population), d == home)
@@ -193,7 +195,7 @@ class IncidentsProvider:
             pops = [r.population for r in others]
             pop = sum(p for p in pops if p) if all(pops) else None
             rest = ForceRow("Rest of the force area", "", n, pop, _per_1000(n, pop), False)
-        return ForceComparison(tuple(months), tuple(rows), ours, rest)
+        return ForceComparison(tuple(sorted(held)), tuple(rows), ours, rest)
 
 
 @provider("manual")

@@ -26,7 +26,13 @@ from csp_platform.plans.indicators import PROVIDERS, indicator_report, provider
 from csp_platform.plans.models import Action, Indicator, Objective, Plan, Priority, QuarterlyUpdate
 from tests.platform.web.conftest import MIDDLESBROUGH, csp_json
 
-MONTHS = [date(2018, 10, 1), date(2018, 11, 1), date(2018, 12, 1), date(2019, 1, 1), date(2019, 2, 1)]
+MONTHS = [
+    date(2018, 10, 1),
+    date(2018, 11, 1),
+    date(2018, 12, 1),
+    date(2019, 1, 1),
+    date(2019, 2, 1),
+]
 MIDDLESBROUGH_CODE = "E06000002"
 OTHER_DISTRICTS = ("E06000001", "E06000003", "E06000004")  # Hartlepool, Redcar, Stockton
 
@@ -205,9 +211,7 @@ def test_the_indicators_command_prints_table_and_json(personas):
     call_command("csp_indicators", "--partnership", MIDDLESBROUGH, stdout=out, stderr=StringIO())
     assert "ASB in Middlesbrough" in out.getvalue() and "PSPO breaches" in out.getvalue()
     out = StringIO()
-    call_command(
-        "csp_indicators", "--partnership", MIDDLESBROUGH, "--format", "json", stdout=out
-    )
+    call_command("csp_indicators", "--partnership", MIDDLESBROUGH, "--format", "json", stdout=out)
     data = {d["indicator"]: d for d in json.loads(out.getvalue())}
     assert data["PSPO breaches"]["rag"] == "No data"
     asb = data["ASB in Middlesbrough"]
@@ -238,7 +242,10 @@ def test_an_indicator_of_another_partnership_is_404(personas):
     indicator = _manual()
     client = Client()
     client.force_login(personas["outsider"])
-    assert client.get(reverse("indicators:detail", args=["hartlepool", indicator.uuid])).status_code == 404
+    assert (
+        client.get(reverse("indicators:detail", args=["hartlepool", indicator.uuid])).status_code
+        == 404
+    )
 
 
 @pytest.fixture
