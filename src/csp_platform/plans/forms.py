@@ -25,7 +25,7 @@ def _govuk(form: forms.Form) -> None:
             widget.attrs.setdefault("size", "6")
         elif isinstance(widget, forms.Select) and not isinstance(widget, forms.RadioSelect):
             widget.attrs["class"] = "govuk-select"
-        elif isinstance(widget, forms.Input):
+        elif isinstance(widget, forms.widgets.Input):
             widget.attrs["class"] = "govuk-input"
         if field.help_text:
             widget.attrs["aria-describedby"] = f"id_{name}-hint"
