@@ -13,15 +13,14 @@ from csp_platform.incidents.models import Category
 from csp_platform.plans import indicator_services, services
 from csp_platform.plans.models import Action, Indicator
 from tests.conftest import DATA
+from tests.platform.web import test_browser as browser
 from tests.platform.web.conftest import MIDDLESBROUGH
-from tests.platform.web.test_browser import (  # noqa: F401  (fixtures)
-    chromium,
-    live_world,
-    shots,
-    visit,
-)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# The browser, live server and signed-in visits of the hub's browser tests.
+chromium, live_world, shots, visit = (
+    browser.chromium, browser.live_world, browser.shots, browser.visit
+)  # fmt: skip
 
 
 @pytest.fixture
