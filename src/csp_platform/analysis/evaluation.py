@@ -101,13 +101,16 @@ class EvaluationReport:
 
 
 def _months(scope: Scope, start: date, before: int, after: int) -> list[date]:
-    """``before`` months up to the start and up to ``after`` from it, the after period
-    ending at the last month any source has data (a later month is not yet known)."""
+    """Up to ``before`` months before the start and ``after`` from it, within the span the
+    store holds: the before period starts no earlier than the first month any source has
+    data (earlier months predate the store), the after period ends at the last (a later
+    month is not yet known). A month missing inside the span stays a gap."""
     held = months_with_data(scope.source_ids)
-    last = add_months(start, after - 1)
-    if held and held[-1] < last:
-        last = max(held[-1], add_months(start, -1))
-    return period_months((add_months(start, -before), last))
+    first, last = add_months(start, -before), add_months(start, after - 1)
+    if held:
+        first = min(max(first, held[0]), add_months(start, -1))
+        last = max(min(last, held[-1]), add_months(start, -1))
+    return period_months((first, last))
 
 
 def force_districts(scope: Scope, first: date, last: date) -> list[Area]:

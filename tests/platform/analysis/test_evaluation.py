@@ -22,8 +22,12 @@ from pyproj import Transformer
 from scipy import stats
 from shapely.geometry import shape
 
-from csp_platform.analysis.evaluation import evaluation_for
+from csp_platform.analysis.evaluation import evaluation_for, evaluation_for_action
+from csp_platform.areas.models import Area
+from csp_platform.core.models import Partnership
+from csp_platform.incidents.models import Category
 from csp_platform.incidents.scope import FULL_ACCESS, scope_resolve
+from csp_platform.plans.models import Action, Objective, Plan
 from tests.conftest import DATA
 from tests.platform.analysis.conftest import NEWCASTLE
 
@@ -109,8 +113,11 @@ def test_ouseburn_asb_evaluation_matches_an_independent_calculation(northumbria)
     se = math.sqrt(phi * (1 / t0 + 1 / t1 + 1 / c0 + 1 / c1))
     p = 2 * stats.norm.sf(abs(log_ratio / se))
 
-    scope = scope_resolve(FULL_ACCESS, OUSEBURN, categories=("anti-social-behaviour",))
-    report = evaluation_for(scope, date(2021, 1, 1), months_before=8, months_after=7)
+    # The action of a plan, as `csp evaluate --action` and the action page evaluate it: the
+    # default 12 months before start at the store's first month (2020-05), so 8 are used.
+    action = _action(date(2021, 1, 15))
+    (report,) = evaluation_for_action(action, months_after=7).reports
+    assert report.n_before == 8 and len(report.months) == 15
     r = report.result
     assert not r.refused, r.verdict
     assert r.comparison == tuple(wards[c][0] for c in chosen)
@@ -123,6 +130,29 @@ def test_ouseburn_asb_evaluation_matches_an_independent_calculation(northumbria)
         [r.did.ratio, r.did.se_log, r.did.p_value], [math.exp(log_ratio), se, p], rtol=1e-9
     )
     assert r.verdict.startswith("Anti-social behaviour (police) in the area ")
+
+
+def _action(start: date) -> Action:
+    partnership = Partnership.objects.create(slug="newcastle", name="Safe Newcastle")
+    plan = Plan.objects.create(partnership=partnership, title="Delivery plan")
+    objective = Objective.objects.create(plan=plan, text="Reduce ASB in Ouseburn")
+    action = Action.objects.create(
+        plan=plan, objective=objective, text="Ouseburn patrols", start_date=start
+    )
+    action.areas.add(Area.objects.get(code=OUSEBURN, level="ward"))
+    action.categories.add(Category.objects.get(code="anti-social-behaviour"))
+    return action
+
+
+def test_an_action_without_an_area_or_start_says_what_it_lacks(northumbria):
+    action = _action(date(2021, 1, 1))
+    action.areas.clear()
+    action.start_date = None
+    found = evaluation_for_action(action)
+    assert found.outcome == "not evaluated"
+    assert found.verdict == (
+        "Not evaluated: the action has no linked area; the action has no start date."
+    )
 
 
 def test_the_missing_month_refuses_a_verdict_and_names_it(northumbria):
@@ -143,10 +173,11 @@ def test_the_evaluate_command_prints_the_verdict_and_json(northumbria):
     assert "Evaluation: anti-social behaviour (police) in Ouseburn (ward, 2013)" in text
     assert "Comparison areas (5 of " in text
     assert "Weighted displacement quotient" in text
+    action = _action(date(2021, 1, 1))
     out = StringIO()
     call_command(
-        "csp_evaluate", "--area", OUSEBURN, "--start", "2021-01", "--before", "8", "--after",
-        "7", "--category", "anti-social-behaviour", "--format", "json", stdout=out,
+        "csp_evaluate", "--action", str(action.uuid), "--after", "7", "--format", "json",
+        stdout=out,
     )  # fmt: skip
     data = json.loads(out.getvalue())
     (area,) = data["areas"]
