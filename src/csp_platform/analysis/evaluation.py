@@ -267,12 +267,12 @@ class ActionEvaluation:
 
 def action_missing(action: Any) -> list[str]:
     """What an action lacks for an evaluation, in words (empty when it has all of it)."""
-    missing = []
-    if not action.areas.exists():
+    missing = []  # .all(), not .exists(): the plan pages prefetch these (no query per action)
+    if not action.areas.all():
         missing.append("the action has no linked area")
     if action.start_date is None:
         missing.append("the action has no start date")
-    if not action.categories.exists() and not action.incident_themes.exists():
+    if not action.categories.all() and not action.incident_themes.all():
         missing.append("the action has no incident categories or themes")
     return missing
 

@@ -23,7 +23,15 @@ from csp_platform.core.errors import BadQuery, NotPermitted
 from csp_platform.core.models import AuditAction, AuditEvent, Membership, Organisation, Partnership
 from csp_platform.plans import indicator_services as services
 from csp_platform.plans.indicators import PROVIDERS, indicator_report, provider
-from csp_platform.plans.models import Action, Indicator, Objective, Plan, Priority, QuarterlyUpdate
+from csp_platform.plans.models import (
+    Action,
+    ActionIndicator,
+    Indicator,
+    Objective,
+    Plan,
+    Priority,
+    QuarterlyUpdate,
+)
 from tests.platform.web.conftest import MIDDLESBROUGH, csp_json
 
 MONTHS = [
@@ -300,3 +308,27 @@ def test_the_board_report_page_and_docx_carry_the_same_sections(personas, plan_w
     assert "Reducing ASB" in cells and "Review CCTV" in cells and "ASB in Middlesbrough" in cells
     totals = doc.tables[0].rows[-1].cells
     assert totals[0].text == "All priorities" and totals[1].text == "3"
+
+
+def test_the_plan_and_action_pages_show_the_outcome_beside_the_delivery_status(
+    personas, plan_with_actions
+):
+    plan, red, green, _ = plan_with_actions
+    client = Client()
+    client.force_login(personas["officer"])
+    page = client.get(reverse("plans:plan", args=[MIDDLESBROUGH, plan.uuid])).content.decode()
+    assert page.count('data-outcome="refused"') == 1  # only the action with area and start
+    ActionIndicator.objects.create(
+        action=red, indicator=Indicator.objects.get(name="ASB in Middlesbrough")
+    )
+    page = client.get(reverse("plans:action", args=[MIDDLESBROUGH, red.uuid])).content.decode()
+    assert 'id="evaluation"' in page and "Red: off track" in page
+    assert "No verdict: at least 3 months are needed before and after the start" in page
+    assert 'id="action-indicators"' in page and "ASB in Middlesbrough" in page
+    rows = csp_json(
+        "csp_counts", "--by", "month", "--area", MIDDLESBROUGH_CODE, "--from", "2019-02",
+        "--category", "anti-social-behaviour",
+    )  # fmt: skip
+    assert f"2019-02: {rows[0]['incidents']:,}" in page  # the latest month, as csp counts
+    page = client.get(reverse("plans:action", args=[MIDDLESBROUGH, green.uuid])).content.decode()
+    assert "Not evaluated: the action has no linked area; the action has no start date" in page

@@ -7,7 +7,7 @@ from typing import Any
 
 from django import template
 
-from csp_platform.analysis.evaluation import evaluation_for_action
+from csp_platform.analysis.evaluation import action_missing, evaluation_for_action
 from csp_platform.plans.board import rag_words
 from csp_platform.plans.indicators import indicator_report
 
@@ -64,3 +64,9 @@ def action_rag(action: Any) -> str:
     from csp_platform.plans.selectors import current_rag
 
     return current_rag(action)
+
+
+@register.filter
+def evaluable(action: Any) -> bool:
+    """Has the action an area, categories or themes and a start date (an outcome to show)?"""
+    return not action_missing(action)
