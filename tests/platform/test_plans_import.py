@@ -458,3 +458,65 @@ def test_scrutiny_and_theme_plans_export_their_own_columns(partnerships):
     body = [[c.text for c in r.cells] for t in document.tables for r in t.rows[1:]]
     assert len(body) == 19
     assert ["Crime", "Develop drone capacity"] in body
+
+
+def test_the_demo_loads_the_three_seed_plans_once(partnerships):
+    reports = services.demo_plans_load(SEEDS)
+    assert [(r.partnership, r.kind, r.actions, r.recommendations) for r in reports] == [
+        ("middlesbrough", "delivery", 83, 0),
+        ("middlesbrough", "scrutiny", 0, 6),
+        ("redcar-cleveland", "strategy", 19, 0),
+    ]
+    before = _counts()
+    assert all(r.unchanged for r in services.demo_plans_load(SEEDS))
+    assert _counts() == before
+
+
+def test_a_recommendation_update_changes_its_status_audited(partnerships):
+    services.plan_import(seed("001"), partnership_slug="middlesbrough")
+    boro = Partnership.objects.get(slug="middlesbrough")
+    manager = _member(boro, "middlesbrough-council", Role.PARTNERSHIP_MANAGER, "mgr")
+    officer = _member(boro, "cleveland-police", Role.PARTNER_OFFICER, "pc")
+    rec = ScrutinyRecommendation.objects.get(letter="a")
+    with pytest.raises(NotPermitted):
+        services.recommendation_update_add(
+            recommendation=rec,
+            by=officer.user,
+            membership=officer,
+            commentary="Done",
+            status="complete",
+        )
+    services.recommendation_update_add(
+        recommendation=rec,
+        by=manager.user,
+        membership=manager,
+        commentary="Briefing held for all members on 5 December 2022",
+        status="complete",
+    )
+    rec.refresh_from_db()
+    assert rec.status == "complete" and rec.updates.count() == 1
+    event = AuditEvent.objects.get(target_type="plans.scrutinyrecommendation")
+    assert (event.before, event.after["status"], event.actor) == (
+        {"status": "open"},
+        "complete",
+        "mgr",
+    )
+
+
+def test_a_file_that_is_not_utf8_is_refused_with_its_line(partnerships, tmp_path):
+    raw = seed("000").read_bytes().split(b"\n")
+    raw[4] = raw[4] + b" \xff"
+    bad = tmp_path / "latin.txt"
+    bad.write_bytes(b"\n".join(raw))
+    with pytest.raises(ImportRejected, match=r"latin\.txt, line 5: not UTF-8 text"):
+        services.plan_import(bad, partnership_slug="middlesbrough")
+    assert not Plan.objects.exists()
+
+
+def test_a_different_file_with_an_existing_plans_title_is_refused(partnerships, tmp_path):
+    services.plan_import(seed("000"), partnership_slug="middlesbrough")
+    changed = tmp_path / "revised.txt"
+    changed.write_text(seed("000").read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    with pytest.raises(ImportRejected, match="already has a plan titled"):
+        services.plan_import(changed, partnership_slug="middlesbrough")
+    assert Plan.objects.count() == 1

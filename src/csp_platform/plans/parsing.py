@@ -93,14 +93,11 @@ def parse_due_date(text: str) -> date | None:
     April). The first date found is taken; anything else gives None, never a guess.
     """
     text = text.strip()
-    for pattern, build in (
-        (_ISO, lambda m: (int(m[1]), int(m[2]), int(m[3]))),
-        (_UK, lambda m: (int(m[3]), int(m[2]), int(m[1]))),
-    ):
+    for pattern, order in ((_ISO, (1, 2, 3)), (_UK, (3, 2, 1))):
         m = pattern.search(text)
         if m:
             try:
-                return date(*build(m))
+                return date(int(m[order[0]]), int(m[order[1]]), int(m[order[2]]))
             except ValueError:
                 return None
     m = _DAY_MONTH_YEAR.search(text)

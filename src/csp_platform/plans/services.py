@@ -32,6 +32,7 @@ from csp_platform.plans.models import (
     Priority,
     QuarterlyUpdate,
     Rag,
+    RecommendationUpdate,
     ScrutinyRecommendation,
 )
 from csp_platform.plans.parsing import (
@@ -273,6 +274,58 @@ def quarterly_update_add(
             "commentary": update.commentary,
         },
         detail={"quarterly_update": update.pk},
+    )
+    return update
+
+
+@transaction.atomic
+def recommendation_update_add(
+    *,
+    recommendation: ScrutinyRecommendation,
+    by: Any,
+    membership: Membership | None,
+    commentary: str,
+    status: str | None = None,
+    rag: str = "",
+) -> RecommendationUpdate:
+    """An update on a scrutiny recommendation, and its new status if one is given; audited
+    as a collection (with the status change before and after) on the recommendation."""
+    if membership is not None and (
+        not policy.may_edit_plan(membership)
+        or recommendation.partnership_id != membership.partnership_id
+    ):
+        raise NotPermitted("Only a partnership manager may update scrutiny recommendations.")
+    if not commentary.strip():
+        raise ImportRejected("commentary: say what was done")
+    if rag and rag not in Rag.values:
+        raise ImportRejected("status: choose Red, Amber, Green, Blue (complete) or Not started")
+    if status is not None and status not in ScrutinyRecommendation.Status.values:
+        raise ImportRejected(f"status: {status!r} is not a status of a recommendation")
+    recommendation = ScrutinyRecommendation.objects.select_for_update().get(pk=recommendation.pk)
+    before = recommendation.status
+    if status is not None:
+        recommendation.status = status
+        recommendation.save(update_fields=["status"])
+    user = by if getattr(by, "is_authenticated", False) else None
+    update = RecommendationUpdate.objects.create(
+        recommendation=recommendation,
+        commentary=commentary.strip(),
+        rag=rag,
+        entered_by=user,
+        entered_at=timezone.now(),
+    )
+    audit.record(
+        action=AuditAction.COLLECTION,
+        actor=by,
+        membership=membership,
+        target=("plans.scrutinyrecommendation", str(recommendation.uuid)),
+        before={"status": before} if before != recommendation.status else None,
+        after={
+            "commentary": update.commentary,
+            "rag": rag,
+            **({"status": recommendation.status} if before != recommendation.status else {}),
+        },
+        detail={"recommendation_update": update.pk},
     )
     return update
 

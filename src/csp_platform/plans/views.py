@@ -94,7 +94,7 @@ def action_detail(request: HttpRequest, partnership: str, action: uuid.UUID) -> 
 def _action_form_save(request: HttpRequest, form: ActionForm, action: Any | None, plan: Any) -> Any:
     data = dict(form.cleaned_data)
     objective, theme = form.chosen_parent()
-    links = {k: list(data.pop(k)) for k in services.ACTION_LINKS}
+    links: dict[str, Any] = {k: list(data.pop(k)) for k in services.ACTION_LINKS}
     data.pop("parent")
     data["lead_officer"] = services.clean(data["lead_officer"])
     data["text"] = services.clean(data["text"])

@@ -4,8 +4,6 @@ With ``CSP_SCREENSHOTS=DIR`` the plan and action pages are saved (docs/screensho
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from csp_platform.core.models import AuditAction, AuditEvent
@@ -45,7 +43,7 @@ def _action_path(action: Action, suffix: str = "") -> str:
     return f"/p/{MIDDLESBROUGH}/plans/actions/{action.uuid}/{suffix}"
 
 
-def test_a_manager_edits_an_action_and_sees_it_in_the_history(plan_world, visit):
+def test_a_manager_edits_an_action_and_sees_it_in_the_history(plan_world, visit):  # noqa: F811
     v = visit("manager", axe=True)
     # (signing in lands on the hub, which has no incident data in this world)
     page = v.go(f"/p/{MIDDLESBROUGH}/wards/")
@@ -92,7 +90,7 @@ def test_a_manager_edits_an_action_and_sees_it_in_the_history(plan_world, visit)
     assert not v.errors, v.errors
 
 
-def test_a_lead_officer_enters_a_quarterly_update(plan_world, visit):
+def test_a_lead_officer_enters_a_quarterly_update(plan_world, visit):  # noqa: F811
     fire = Action.objects.get(lead_organisations__slug="cleveland-fire-brigade")
     v = visit("officer", axe=True)  # Cleveland Fire Brigade
     page = v.go(_action_path(fire))
@@ -115,7 +113,7 @@ def test_a_lead_officer_enters_a_quarterly_update(plan_world, visit):
     assert not v.errors, v.errors
 
 
-def test_an_officer_is_refused_another_organisations_action(plan_world, visit):
+def test_an_officer_is_refused_another_organisations_action(plan_world, visit):  # noqa: F811
     council = Action.objects.get(source_line=41)  # MBC
     v = visit("officer", axe=True)
     page = v.go(_action_path(council))

@@ -190,3 +190,26 @@ def test_the_downloads_are_the_plan(personas, plan):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/vnd.openxmlformats")
     assert client.get(url.replace("export.xlsx", "export.pdf")).status_code == 404
+
+
+def test_the_plan_list_and_a_scrutiny_plan(personas, plan):
+    services.plan_import(next((SHARED / "seeds").glob("001_*.txt")), partnership_slug=MIDDLESBROUGH)
+    client = _client(personas, "councillor")
+    page = client.get(reverse("plans:plans", kwargs={"partnership": MIDDLESBROUGH})).content
+    assert page.decode().count('<th scope="row"') == 2  # the two plans' rows
+    scrutiny = Plan.objects.get(kind=Plan.Kind.SCRUTINY)
+    page = client.get(_plan_url(scrutiny)).content.decode()
+    assert page.count('<th scope="row"') == 6
+    assert "a) That a general awareness session" in page
+    assert "Head of Stronger Communities" in page and "December 2022" in page
+
+
+def test_the_navigation_marks_plans_on_every_plan_page(personas, plan):
+    action = Action.objects.get(source_line=37)
+    client = _client(personas, "manager")
+    for url in (_plan_url(plan), _action_url(action), _action_url(action, "plans:action_edit")):
+        page = client.get(url).content.decode()
+        assert (
+            '<a class="govuk-service-navigation__link" href="/p/middlesbrough/plans/"'
+            ' aria-current="page">'
+        ) in page, url
