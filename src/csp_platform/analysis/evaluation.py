@@ -295,13 +295,18 @@ def evaluation_for_action(action: Any, **options: Any) -> ActionEvaluation:
             | set(Category.objects.filter(theme__in=themes).values_list("code", flat=True))
         )
     )
+    if not categories:
+        return ActionEvaluation((), ("the action's incident themes hold no categories",))
     start = action.start_date.replace(day=1)
     reports = []
-    for area in action.areas.order_by("name"):
-        scope = scope_resolve(
-            FULL_ACCESS, area.code, categories=categories,
-            generation=area.generation if area.level == "ward" else None,
-            levels=(area.level,),
-        )  # fmt: skip
-        reports.append(evaluation_for(scope, start, **options))
+    try:
+        for area in action.areas.order_by("name"):
+            scope = scope_resolve(
+                FULL_ACCESS, area.code, categories=categories,
+                generation=area.generation if area.level == "ward" else None,
+                levels=(area.level,),
+            )  # fmt: skip
+            reports.append(evaluation_for(scope, start, **options))
+    except BadQuery as e:  # e.g. no incident source loaded: said in words on the page
+        return ActionEvaluation((), (str(e),))
     return ActionEvaluation(tuple(reports), ())
