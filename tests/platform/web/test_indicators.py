@@ -332,3 +332,18 @@ def test_the_plan_and_action_pages_show_the_outcome_beside_the_delivery_status(
     assert f"2019-02: {rows[0]['incidents']:,}" in page  # the latest month, as csp counts
     page = client.get(reverse("plans:action", args=[MIDDLESBROUGH, green.uuid])).content.decode()
     assert "Not evaluated: the action has no linked area; the action has no start date" in page
+
+
+def test_an_action_whose_theme_holds_no_categories_says_so_on_its_page(personas, plan_with_actions):
+    from csp_platform.incidents.models import Theme
+
+    _, red, _, _ = plan_with_actions
+    red.categories.clear()
+    red.incident_themes.add(Theme.objects.create(code="empty-theme", name="Empty theme"))
+    client = Client()
+    client.force_login(personas["councillor"])
+    response = client.get(reverse("plans:action", args=[MIDDLESBROUGH, red.uuid]))
+    assert response.status_code == 200
+    assert "Not evaluated: the action&#x27;s incident themes hold no categories." in (
+        response.content.decode()
+    )
