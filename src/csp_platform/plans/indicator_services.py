@@ -18,7 +18,7 @@ from django.utils import timezone
 from csp_platform.core import audit
 from csp_platform.core.errors import DomainError, NotPermitted
 from csp_platform.core.models import AuditAction, Membership, Organisation, Partnership
-from csp_platform.plans.models import Indicator, IndicatorValue
+from csp_platform.plans.models import Action, ActionIndicator, Indicator, IndicatorValue
 from csp_platform.plans.policy import may_enter_return
 
 
@@ -141,11 +141,50 @@ ENFORCEMENT_RETURNS = (
 )
 
 
+@transaction.atomic
+def indicator_link(*, indicator: Indicator, action: Action, by: Any) -> bool:
+    """Link an indicator to an action it measures (idempotent), audited on the action so
+    that the link shows in the action's edit history. True when a link was made."""
+    if action.plan.partnership_id != indicator.partnership_id:
+        raise ReturnRefused("an indicator measures actions of its own partnership only")
+    before = "; ".join(sorted(action.indicators.values_list("name", flat=True)))
+    _, made = ActionIndicator.objects.get_or_create(action=action, indicator=indicator)
+    if made:
+        after = "; ".join(sorted(action.indicators.values_list("name", flat=True)))
+        audit.record(
+            action=AuditAction.ALTERATION,
+            actor=by,
+            target=("plans.action", str(action.uuid)),
+            before={"indicators": before},
+            after={"indicators": after},
+            purpose="performance management framework: indicator linked to an action",
+        )
+    return made
+
+
+# Seed 000's actions that the demo indicators measure (matched by their words).
+DEMO_LINKS = {
+    "performance management framework to include warnings": "enforcement",
+    "Monthly reporting of crime stats via performance management framework": "computed",
+}
+
+
+def _demo_links(partnership: Partnership, made: list[Indicator]) -> None:
+    for words, kind in DEMO_LINKS.items():
+        action = Action.objects.filter(plan__partnership=partnership, text__icontains=words).first()
+        if action is None:
+            continue
+        for indicator in made:
+            if (indicator.source == "manual") == (kind == "enforcement"):
+                indicator_link(indicator=indicator, action=action, by="csp load-demo")
+
+
 def demo_indicators_load(slug: str = "middlesbrough") -> list[Indicator]:
     """Middlesbrough's demo indicators: two computed from the incident store (ASB in the
     district, criminal damage and arson per 1,000 residents, each compared with the rest of
     Cleveland) and the enforcement returns, owned by the council. No returns are invented:
-    the council enters them. Idempotent."""
+    the council enters them. They are linked to the plan's actions that call for them
+    (seed 000's performance management framework actions), if the plan is loaded. Idempotent."""
     partnership = Partnership.objects.get(slug=slug)
     council = Organisation.objects.filter(slug=f"{slug}-council").first()
     police = Organisation.objects.filter(slug="cleveland-police").first()
@@ -177,4 +216,5 @@ def demo_indicators_load(slug: str = "middlesbrough") -> list[Indicator]:
             owner=council, direction=direction, unit="a month",
             description="Monthly return entered by the council's Neighbourhood Safety Service.",
         ))  # fmt: skip
+    _demo_links(partnership, made)
     return made

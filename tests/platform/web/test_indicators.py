@@ -347,3 +347,27 @@ def test_an_action_whose_theme_holds_no_categories_says_so_on_its_page(personas,
     assert "Not evaluated: the action&#x27;s incident themes hold no categories." in (
         response.content.decode()
     )
+
+
+def test_the_demo_indicators_are_linked_to_the_seed_actions_and_the_link_is_audited(personas):
+    from csp_platform.plans import services as plan_services
+    from tests.conftest import DATA
+
+    plan_services.plan_import(
+        next((DATA.parent / "seeds").glob("000_*.txt")), partnership_slug=MIDDLESBROUGH, by="t"
+    )
+    made = services.demo_indicators_load(MIDDLESBROUGH)
+    assert len(made) == 11 and services.demo_indicators_load(MIDDLESBROUGH) == made  # idempotent
+    pmf = Action.objects.get(text__icontains="performance management framework to include warn")
+    assert sorted(pmf.indicators.values_list("name", flat=True)) == sorted(
+        name for name, _ in services.ENFORCEMENT_RETURNS
+    )
+    monthly = Action.objects.get(text__icontains="Monthly reporting of crime stats")
+    assert monthly.indicators.count() == 2
+    client = Client()
+    client.force_login(personas["manager"])
+    page = client.get(reverse("plans:action", args=[MIDDLESBROUGH, pmf.uuid])).content.decode()
+    assert "PSPO breaches" in page  # in the indicators table and in the edit history
+    assert "<strong>Indicators</strong>: from" in page  # the links in the edit history
+    linked = AuditEvent.objects.filter(target_type="plans.action", target_id=str(pmf.uuid))
+    assert linked.filter(action=AuditAction.ALTERATION).count() == 9
