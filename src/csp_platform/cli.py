@@ -27,6 +27,8 @@ COMMANDS = {
     "near-repeats": "csp_near_repeats",
     "forecast": "csp_forecast",
     "backtest": "csp_backtest",
+    "evaluate": "csp_evaluate",
+    "indicators": "csp_indicators",
     "audit": "csp_audit",
     "load-agreement": "csp_load_agreement",
     "import-plan": "csp_import_plan",

@@ -13,5 +13,6 @@ urlpatterns = [
     path("p/<slug:partnership>/", include("csp_platform.hub.urls")),
     path("p/<slug:partnership>/data/", include("csp_platform.incidents.urls")),
     path("p/<slug:partnership>/plans/", include("csp_platform.plans.urls")),
+    path("p/<slug:partnership>/", include("csp_platform.plans.indicator_urls")),
     path("admin/", admin.site.urls),
 ]

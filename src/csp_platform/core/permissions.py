@@ -47,6 +47,7 @@ class Perm(StrEnum):
     VIEW_PLAN = "view_plan"  # the delivery plans, their actions, updates and edit history
     EDIT_PLAN = "edit_plan"  # add and edit actions, import and export plans
     UPDATE_ACTION = "update_action"  # enter a quarterly update (plans/policy.py: whose actions)
+    ENTER_RETURN = "enter_return"  # an indicator's monthly return (plans/policy.py: whose)
 
 
 _ALL = frozenset(Perm)
@@ -61,6 +62,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.VIEW_FORECAST,
             Perm.VIEW_PLAN,
             Perm.UPDATE_ACTION,
+            Perm.ENTER_RETURN,
         }
     ),
     Role.PARTNERSHIP_MANAGER: frozenset(
@@ -73,6 +75,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.VIEW_PLAN,
             Perm.EDIT_PLAN,
             Perm.UPDATE_ACTION,
+            Perm.ENTER_RETURN,
         }
     ),
     # Councillors: aggregates only (counts and rates by ward), which they may take away,
@@ -87,6 +90,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.VIEW_ACCESS_LOG,
             Perm.VIEW_PLAN,
             Perm.UPDATE_ACTION,
+            Perm.ENTER_RETURN,
         }
     ),
     # Administrators do not search the audit log of their own actions: the auditor does.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from csp_platform.core.models import Membership, Role
 from csp_platform.core.permissions import Perm, role_allows
-from csp_platform.plans.models import Action
+from csp_platform.plans.models import Action, Indicator
 
 # Roles that may update and edit every action of their partnership.
 MANAGING_ROLES = frozenset({Role.PARTNERSHIP_MANAGER, Role.ADMINISTRATOR})
@@ -36,3 +36,15 @@ def may_update_action(membership: Membership, action: Action) -> bool:
     if membership.role in MANAGING_ROLES:
         return True
     return action.lead_organisations.filter(pk=membership.organisation_id).exists()
+
+
+def may_enter_return(membership: Membership, indicator: Indicator) -> bool:
+    """Enter a month's return of ``indicator``: its owner organisation's members (with
+    ``enter_return``) and the partnership's managers and administrators."""
+    if indicator.partnership_id != membership.partnership_id:
+        return False
+    if not role_allows(membership.role, Perm.ENTER_RETURN):
+        return False
+    if membership.role in MANAGING_ROLES:
+        return True
+    return indicator.owner_id is not None and membership.organisation_id == indicator.owner_id

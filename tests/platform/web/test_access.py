@@ -77,6 +77,20 @@ VIEWS: dict[str, tuple[dict[str, str], str, tuple[str, ...], frozenset[str], Per
         frozenset({"officer", "manager", "administrator"}), Perm.UPDATE_ACTION,
     ),
 }  # fmt: skip
+# The performance management framework and the board report (plans/indicator_urls.py): every
+# member reads them; a return is entered by the indicator's owner organisation (Middlesbrough
+# Council: the data manager) and the managers and administrators (plans/policy.py), others 403.
+INDICATOR = "00000000-0000-4000-8000-000000000011"
+VIEWS.update({
+    "indicators:list": ({}, "", GET, EVERY_ROLE, Perm.VIEW_PLAN),
+    "indicators:detail": ({"indicator": INDICATOR}, "", GET, EVERY_ROLE, Perm.VIEW_PLAN),
+    "indicators:enter_return": (
+        {"indicator": INDICATOR}, "", ("POST",),
+        frozenset({"manager", "data_manager", "administrator"}), Perm.ENTER_RETURN,
+    ),
+    "indicators:board": ({}, "", GET, EVERY_ROLE, Perm.VIEW_PLAN),
+    "indicators:board_docx": ({}, "", GET, EVERY_ROLE, Perm.VIEW_PLAN),
+})  # fmt: skip
 VISITORS = [*ROLE_OF, "no_membership", "anonymous"]
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 
@@ -100,6 +114,8 @@ def expected_status(name: str, visitor: str, method: str) -> int:
         return 403
     if method not in answers:
         return 405
+    if name == "indicators:enter_return":
+        return 400  # an empty return is refused with the form's errors; nothing is entered
     return 200  # (an empty POST to the upload page shows the form again, imports nothing)
 
 
@@ -124,9 +140,22 @@ def plan_ids(personas) -> dict[str, str]:
     return {"plan": str(plan.uuid), "action": str(action.uuid)}
 
 
+@pytest.fixture
+def indicator(personas):
+    """A council-owned manual indicator of Middlesbrough (fixed uuid, for the matrix)."""
+    from csp_platform.core.models import Organisation, Partnership
+    from csp_platform.plans.models import Indicator
+
+    Indicator.objects.create(
+        uuid=INDICATOR, partnership=Partnership.objects.get(slug=MIDDLESBROUGH),
+        name="PSPO breaches", kind="manual", source="manual",
+        owner=Organisation.objects.get(slug="middlesbrough-council"),
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize("visitor", VISITORS)
 @pytest.mark.parametrize("name", list(VIEWS))
-def test_access_matrix(personas, plan_ids, name, visitor):
+def test_access_matrix(personas, plan_ids, indicator, name, visitor):
     kwargs, query, _, _, _ = VIEWS[name]
     kwargs = {k: v.format(**plan_ids) for k, v in kwargs.items()}
     client = Client()
