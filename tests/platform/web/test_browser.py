@@ -53,22 +53,36 @@ ARGS = [
 VIEWPORT = {"width": 1280, "height": 900}
 
 
+# One browser for the whole session. Other browser test modules import this fixture
+# (``from ...test_browser import chromium``), which gives each of them its own session
+# fixture; Playwright's sync API allows one running instance per thread, so they share it,
+# and the last one torn down stops it.
+_BROWSER: dict[str, Any] = {"users": 0}
+
+
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     if not AXE.is_file():
         pytest.fail(f"{AXE} is missing: run `make install` (npm ci)")
-    # Playwright's sync API keeps an event loop in this thread; the test's own database
-    # calls (fixtures, checks) are still synchronous, so Django's guard is lifted here.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    if not _BROWSER["users"]:
+        # Playwright's sync API keeps an event loop in this thread; the test's own database
+        # calls (fixtures, checks) are still synchronous, so Django's guard is lifted here.
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+        _BROWSER["playwright"] = sync_playwright().start()
+        _BROWSER["browser"] = _BROWSER["playwright"].chromium.launch(
+            executable_path=CHROMIUM, args=ARGS
+        )
+    _BROWSER["users"] += 1
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            yield browser
-            browser.close()
+        yield _BROWSER["browser"]
     finally:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        _BROWSER["users"] -= 1
+        if not _BROWSER["users"]:
+            _BROWSER.pop("browser").close()
+            _BROWSER.pop("playwright").stop()
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 class Visit:
