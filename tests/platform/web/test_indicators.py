@@ -32,7 +32,7 @@ from csp_platform.plans.models import (
     Priority,
     QuarterlyUpdate,
 )
-from tests.platform.web.conftest import MIDDLESBROUGH, csp_json
+from tests.platform.web.conftest import MIDDLEHAVEN, MIDDLESBROUGH, csp_json
 
 MONTHS = [
     date(2018, 10, 1),
@@ -371,3 +371,25 @@ def test_the_demo_indicators_are_linked_to_the_seed_actions_and_the_link_is_audi
     assert "<strong>Indicators</strong>: from" in page  # the links in the edit history
     linked = AuditEvent.objects.filter(target_type="plans.action", target_id=str(pmf.uuid))
     assert linked.filter(action=AuditAction.ALTERATION).count() == 9
+
+
+def test_a_ward_rate_indicator_matches_csp_counts_for_the_ward(personas):
+    ward = Area.objects.get(level="ward", code=MIDDLEHAVEN)
+    indicator = services.indicator_create(
+        partnership=_partnership(), name="ASB per 1,000 residents in Middlehaven",
+        source="incidents", by="test",
+        spec={"area": {"code": MIDDLEHAVEN, "generation": ward.generation},
+              "categories": ["anti-social-behaviour"], "measure": "rate_per_1000"},
+    )  # fmt: skip
+    rows = csp_json(
+        "csp_counts", "--by", "month", "--area", MIDDLEHAVEN, "--category", "anti-social-behaviour"
+    )
+    values = dict(indicator_report(indicator, MONTHS).values)
+    assert ward.population
+    for r in rows:
+        month = date.fromisoformat(r["month"] + "-01")
+        assert values[month] == pytest.approx(r["incidents"] * 1000 / ward.population)
+    # a ward's force comparison is its district's against the rest of the force
+    comparison = indicator_report(indicator, MONTHS).comparison
+    assert comparison is not None and comparison.ours is not None
+    assert comparison.ours.code == MIDDLESBROUGH_CODE
