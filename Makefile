@@ -46,9 +46,14 @@ install: system-deps $(STAMP) assets
 
 ## make demo: install, migrate SQLite, load real Cleveland data, serve on 127.0.0.1:8000
 # (CSP_DEBUG: a developer's machine, with a throwaway secret key; production needs CSP_SECRET_KEY.)
+## with the job runner (csp qcluster) beside it
 demo: install
 	CSP_DEBUG=True $(CSP) migrate --verbosity 0
 	CSP_DEBUG=True $(CSP) load-demo --shared $(SHARED)
+	@# The job runner (django-q2: the weekly digest, docs/operations.md) runs beside the web
+	@# server and is stopped when the server stops (Ctrl-C).
+	CSP_DEBUG=True $(CSP) qcluster & runner=$$!; \
+	trap 'kill $$runner 2>/dev/null; wait $$runner 2>/dev/null' EXIT INT TERM; \
 	CSP_DEBUG=True $(CSP) runserver 127.0.0.1:8000
 
 ## make test: every check and every test, on SQLite and on a throwaway PostgreSQL

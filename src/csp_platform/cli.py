@@ -27,9 +27,14 @@ COMMANDS = {
     "near-repeats": "csp_near_repeats",
     "forecast": "csp_forecast",
     "backtest": "csp_backtest",
+    "evaluate": "csp_evaluate",
+    "indicators": "csp_indicators",
     "audit": "csp_audit",
     "load-agreement": "csp_load_agreement",
     "reset-second-factor": "csp_reset_second_factor",
+    "import-plan": "csp_import_plan",
+    "smart": "csp_smart",
+    "send-digest": "csp_send_digest",
 }
 
 

@@ -82,6 +82,9 @@ INSTALLED_APPS = [
     "csp_platform.incidents",
     "csp_platform.analysis",
     "csp_platform.hub",
+    "csp_platform.plans",
+    "csp_platform.digest",
+    "django_q",
 ]
 
 MIDDLEWARE = [
@@ -203,6 +206,32 @@ CSP_IMPORT_MAX_CELLS = env_int("CSP_IMPORT_MAX_CELLS", 20_000_000)
 CSP_IMPORT_MAX_SHARED_STRINGS_MB = env_int("CSP_IMPORT_MAX_SHARED_STRINGS_MB", 100)
 # Mappings offered on the upload page (besides an uploaded YAML file).
 CSP_MAPPINGS_DIR = Path(env_str("CSP_MAPPINGS_DIR", str(PROJECT_DIR / "examples" / "mappings")))
+
+# E-mail (the weekly digest of overdue and at-risk actions): printed on the console unless a
+# backend is set, e.g. CSP_EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend.
+EMAIL_BACKEND = env_str("CSP_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("CSP_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("CSP_EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("CSP_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("CSP_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("CSP_EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("CSP_EMAIL_FROM", "CSP Hub <csp-hub@localhost>")
+# Links in e-mails point here (the address users open the site at).
+CSP_SITE_URL = env_str("CSP_SITE_URL", "http://127.0.0.1:8000")
+
+# The job runner (django-q2, its queue in the database: no Redis). `csp qcluster` runs the
+# scheduled jobs: the weekly digest (docs/operations.md).
+Q_CLUSTER = {
+    "name": "csp",
+    "orm": "default",
+    "workers": 1,
+    "timeout": 600,
+    "retry": 900,
+    "catch_up": False,
+    "max_attempts": 1,
+    "save_limit": 200,
+    "label": "Job runner",
+}
 
 # Sign-in and sessions (SECURITY.md settled choice 3): 30 minutes idle, 10 hours at most.
 LOGIN_URL = "core:sign_in"

@@ -10,5 +10,7 @@ urlpatterns = [
     path("p/<slug:partnership>/", include("csp_platform.hub.urls")),
     path("p/<slug:partnership>/data/", include("csp_platform.incidents.urls")),
     path("p/<slug:partnership>/members/", include("csp_platform.core.member_urls")),
+    path("p/<slug:partnership>/plans/", include("csp_platform.plans.urls")),
+    path("p/<slug:partnership>/", include("csp_platform.plans.indicator_urls")),
     path("admin/", admin.site.urls),
 ]

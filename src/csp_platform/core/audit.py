@@ -170,6 +170,7 @@ def record(
     recipient: str = "",
     purpose: str = "",
     detail: Mapping[str, Any] | None = None,
+    partnership: Any = None,
 ) -> AuditEvent:
     """Append one event to the audit chain and return it.
 
@@ -177,7 +178,8 @@ def record(
     gives the partnership, organisation and role (taken from ``request.membership`` when
     the request has one); ``request`` gives the route and the client's address; ``target``
     is a model instance or a ``(type, id)`` pair. Call it inside the service's transaction,
-    so the event and the change are committed together or not at all.
+    so the event and the change are committed together or not at all. ``partnership``
+    scopes an event of a job with no membership (a scheduled digest) to a partnership.
     """
     if request is not None:
         actor = actor if actor is not None else request.user
@@ -190,6 +192,8 @@ def record(
         "role": "",
     }
     row.update(_who(actor, membership))
+    if membership is None and partnership is not None:
+        row.update(partnership_id=partnership.pk, partnership=partnership.slug)
     row.update(
         at=timezone.now().astimezone(UTC),
         action=AuditAction(action).value,

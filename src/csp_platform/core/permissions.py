@@ -44,14 +44,26 @@ class Perm(StrEnum):
     VIEW_ACCESS_LOG = "view_access_log"  # "who has seen this record", for records one owns
     VIEW_AGREEMENTS = "view_agreements"  # information-sharing agreements, those due for review
     MANAGE_MEMBERS = "manage_members"  # the Members page: add, invite, change, remove
+    VIEW_PLAN = "view_plan"  # the delivery plans, their actions, updates and edit history
+    EDIT_PLAN = "edit_plan"  # add and edit actions, import and export plans
+    UPDATE_ACTION = "update_action"  # enter a quarterly update (plans/policy.py: whose actions)
+    ENTER_RETURN = "enter_return"  # an indicator's monthly return (plans/policy.py: whose)
 
 
 _ALL = frozenset(Perm)
 _AUDIT = frozenset({Perm.VIEW_AUDIT, Perm.VIEW_AGREEMENTS})
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
-    Role.ANALYST: _ALL - {Perm.IMPORT_DATA, Perm.MANAGE_MEMBERS} - _AUDIT,
+    Role.ANALYST: _ALL - {Perm.IMPORT_DATA, Perm.MANAGE_MEMBERS, Perm.EDIT_PLAN} - _AUDIT,
     Role.PARTNER_OFFICER: frozenset(
-        {Perm.VIEW_AGGREGATES, Perm.VIEW_HOTSPOTS, Perm.VIEW_POINTS, Perm.VIEW_FORECAST}
+        {
+            Perm.VIEW_AGGREGATES,
+            Perm.VIEW_HOTSPOTS,
+            Perm.VIEW_POINTS,
+            Perm.VIEW_FORECAST,
+            Perm.VIEW_PLAN,
+            Perm.UPDATE_ACTION,
+            Perm.ENTER_RETURN,
+        }
     ),
     Role.PARTNERSHIP_MANAGER: frozenset(
         {
@@ -60,10 +72,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.VIEW_FORECAST,
             Perm.EXPORT_AGGREGATES,
             Perm.VIEW_AGREEMENTS,
+            Perm.VIEW_PLAN,
+            Perm.EDIT_PLAN,
+            Perm.UPDATE_ACTION,
+            Perm.ENTER_RETURN,
         }
     ),
-    # Councillors: aggregates only (counts and rates by ward), which they may take away.
-    Role.COUNCILLOR: frozenset({Perm.VIEW_AGGREGATES, Perm.EXPORT_AGGREGATES}),
+    # Councillors: aggregates only (counts and rates by ward), which they may take away,
+    # and the plans (they scrutinise them; they do not edit them).
+    Role.COUNCILLOR: frozenset({Perm.VIEW_AGGREGATES, Perm.EXPORT_AGGREGATES, Perm.VIEW_PLAN}),
     Role.DATA_MANAGER: frozenset(
         {
             Perm.VIEW_AGGREGATES,
@@ -71,13 +88,22 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.VIEW_DATA,
             Perm.IMPORT_DATA,
             Perm.VIEW_ACCESS_LOG,
+            Perm.VIEW_PLAN,
+            Perm.UPDATE_ACTION,
+            Perm.ENTER_RETURN,
         }
     ),
     # Administrators do not search the audit log of their own actions: the auditor does.
     Role.ADMINISTRATOR: _ALL - {Perm.VIEW_AUDIT},
     # Auditors (e.g. the data protection officer): the audit log, agreements and aggregates.
     Role.AUDITOR: frozenset(
-        {Perm.VIEW_AGGREGATES, Perm.VIEW_AUDIT, Perm.VIEW_ACCESS_LOG, Perm.VIEW_AGREEMENTS}
+        {
+            Perm.VIEW_AGGREGATES,
+            Perm.VIEW_AUDIT,
+            Perm.VIEW_ACCESS_LOG,
+            Perm.VIEW_AGREEMENTS,
+            Perm.VIEW_PLAN,
+        }
     ),
 }
 

@@ -92,6 +92,9 @@ def demo_user_reset(username: str = "demo", *, superuser: bool = False) -> DemoL
     user, _ = get_user_model().objects.get_or_create(username=username)
     user.is_staff = user.is_superuser = superuser
     user.is_active = True
+    # An address on the reserved .invalid domain, so the demo's weekly digest has someone to
+    # write to (the console backend prints it; nothing is delivered).
+    user.email = user.email or f"{username}@demo.invalid"
     user.set_password(password)
     user.save()
     return DemoLogin(username, password)

@@ -66,8 +66,42 @@ VIEWS: dict[str, tuple[dict[str, str], str, tuple[str, ...], frozenset[str], Per
         {"member_id": "councillor"}, "", ("GET", "POST"), frozenset({"administrator"}),
         Perm.MANAGE_MEMBERS,
     ),
+    # Plans: {plan} and {action} are filled in by the plan_ids fixture. The action is led
+    # by Cleveland Fire Brigade, the officer persona's organisation: the officer may update
+    # it, the police analyst and the council's data manager may not (plans/policy.py).
+    "plans:plans": ({}, "", GET, EVERY_ROLE, Perm.VIEW_PLAN),
+    "plans:smart": ({}, "", GET, EVERY_ROLE, Perm.VIEW_PLAN),
+    "plans:plan": ({"plan": "{plan}"}, "rag=green&overdue=on", GET, EVERY_ROLE, Perm.VIEW_PLAN),
+    "plans:export": ({"plan": "{plan}", "fmt": "docx"}, "", GET, EVERY_ROLE, Perm.VIEW_PLAN),
+    "plans:action": ({"action": "{action}"}, "", GET, EVERY_ROLE, Perm.VIEW_PLAN),
+    "plans:action_add": (
+        {"plan": "{plan}"}, "", ("GET", "POST"), frozenset({"manager", "administrator"}),
+        Perm.EDIT_PLAN,
+    ),
+    "plans:action_edit": (
+        {"action": "{action}"}, "", ("GET", "POST"), frozenset({"manager", "administrator"}),
+        Perm.EDIT_PLAN,
+    ),
+    "plans:action_update": (
+        {"action": "{action}"}, "", ("GET", "POST"),
+        frozenset({"officer", "manager", "administrator"}), Perm.UPDATE_ACTION,
+    ),
 }  # fmt: skip
-EMPTY_POST = {"members:list": 400, "members:remove": 302}
+# The performance management framework and the board report (plans/indicator_urls.py): every
+# member reads them; a return is entered by the indicator's owner organisation (Middlesbrough
+# Council: the data manager) and the managers and administrators (plans/policy.py), others 403.
+INDICATOR = "00000000-0000-4000-8000-000000000011"
+VIEWS.update({
+    "indicators:list": ({}, "", GET, EVERY_ROLE, Perm.VIEW_PLAN),
+    "indicators:detail": ({"indicator": INDICATOR}, "", GET, EVERY_ROLE, Perm.VIEW_PLAN),
+    "indicators:enter_return": (
+        {"indicator": INDICATOR}, "", ("POST",),
+        frozenset({"manager", "data_manager", "administrator"}), Perm.ENTER_RETURN,
+    ),
+    "indicators:board": ({}, "", GET, EVERY_ROLE, Perm.VIEW_PLAN),
+    "indicators:board_docx": ({}, "", GET, EVERY_ROLE, Perm.VIEW_PLAN),
+})  # fmt: skip
+EMPTY_POST = {"members:list": 400, "members:remove": 302, "indicators:enter_return": 400}
 VISITORS = [*ROLE_OF, "no_membership", "anonymous"]
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 
@@ -103,10 +137,45 @@ def expected_status(name: str, visitor: str, method: str) -> int:
     return 200
 
 
+@pytest.fixture
+def plan_ids(personas) -> dict[str, str]:
+    """A Middlesbrough plan with one action led by Cleveland Fire Brigade."""
+    from csp_platform.core.models import Organisation, Partnership
+    from csp_platform.plans import services as plan_services
+    from csp_platform.plans.models import Objective, Plan
+
+    plan = Plan.objects.create(
+        partnership=Partnership.objects.get(slug=MIDDLESBROUGH), title="Access test plan"
+    )
+    objective = Objective.objects.create(plan=plan, text="Reduce deliberate fires")
+    action = plan_services.action_create(
+        plan=plan,
+        by="test",
+        objective=objective,
+        text="Fire safety visits",
+        lead_organisations=[Organisation.objects.get(slug="cleveland-fire-brigade")],
+    )
+    return {"plan": str(plan.uuid), "action": str(action.uuid)}
+
+
+@pytest.fixture
+def indicator(personas):
+    """A council-owned manual indicator of Middlesbrough (fixed uuid, for the matrix)."""
+    from csp_platform.core.models import Organisation, Partnership
+    from csp_platform.plans.models import Indicator
+
+    Indicator.objects.create(
+        uuid=INDICATOR, partnership=Partnership.objects.get(slug=MIDDLESBROUGH),
+        name="PSPO breaches", kind="manual", source="manual",
+        owner=Organisation.objects.get(slug="middlesbrough-council"),
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize("visitor", VISITORS)
 @pytest.mark.parametrize("name", list(VIEWS))
-def test_access_matrix(personas, name, visitor):
+def test_access_matrix(personas, plan_ids, indicator, name, visitor):
     kwargs, query, _, _, _ = VIEWS[name]
+    kwargs = {k: v.format(**plan_ids) for k, v in kwargs.items()}
     client = Client()
     if visitor != "anonymous":
         client.force_login(personas[visitor])

@@ -11,6 +11,8 @@ from csp_platform.areas import services as areas
 from csp_platform.core import services as core
 from csp_platform.core.commands import CspCommand, progress_bar
 from csp_platform.incidents import services as incidents
+from csp_platform.plans import indicator_services as indicators
+from csp_platform.plans import services as plans
 
 CLEVELAND = tuple(core.CLEVELAND_PARTNERSHIPS)
 EXAMPLES = Path(__file__).resolve().parents[5] / "examples" / "mappings"
@@ -21,8 +23,9 @@ class Command(CspCommand):
         "Load the demo: Cleveland's districts, the 2013 and 2025 wards (2025 is the current "
         "generation, the default everywhere) and the 2011 and 2021 LSOAs, with 2011 census "
         "population, every Cleveland Police street-level month in shared/data, and the "
-        "DEFRA fly-tipping returns; then the four Cleveland partnerships and one demo sign-in per "
-        "role in the Middlesbrough partnership."
+        "DEFRA fly-tipping returns; then the four Cleveland partnerships, the Middlesbrough and "
+        "Redcar & Cleveland plans from shared/seeds, and one demo sign-in per role in the "
+        "Middlesbrough partnership."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -63,6 +66,9 @@ class Command(CspCommand):
             ).summary()
         )
         core.partnerships_cleveland_ensure()
+        for report in plans.demo_plans_load(Path(o["shared"]) / "seeds"):
+            say(report.lines()[0])
+        say(f"{len(indicators.demo_indicators_load())} Middlesbrough indicators (csp indicators)")
         logins = core.demo_users_reset("middlesbrough")
         say("")
         say("CSP Hub demo is ready: http://127.0.0.1:8000/")
