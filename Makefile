@@ -45,10 +45,11 @@ assets: $(VENDOR)/.built
 install: system-deps $(STAMP) assets
 
 ## make demo: install, migrate SQLite, load real Cleveland data, serve on 127.0.0.1:8000
+# (CSP_DEBUG: a developer's machine, with a throwaway secret key; production needs CSP_SECRET_KEY.)
 demo: install
-	$(CSP) migrate --verbosity 0
-	$(CSP) load-demo --shared $(SHARED)
-	$(CSP) runserver 127.0.0.1:8000
+	CSP_DEBUG=True $(CSP) migrate --verbosity 0
+	CSP_DEBUG=True $(CSP) load-demo --shared $(SHARED)
+	CSP_DEBUG=True $(CSP) runserver 127.0.0.1:8000
 
 ## make test: every check and every test, on SQLite and on a throwaway PostgreSQL
 test: system-deps-test install lint test-sqlite test-postgres
@@ -69,12 +70,15 @@ test-postgres: system-deps-test install
 	  echo "PostgreSQL at $$url" && \
 	  DATABASE_URL=$$url CSP_SHARED=$(abspath $(SHARED)) $(PY) -m pytest -q -p no:cacheprovider -m "not browser" tests/platform
 
+# Benchmarks run the hub as in production: a secret key of their own unless one is set.
+BENCH_KEY = CSP_SECRET_KEY=$${CSP_SECRET_KEY:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')}
+
 bench: system-deps-test install
-	$(PY) benchmarks/bench_import.py
+	$(BENCH_KEY) $(PY) benchmarks/bench_import.py
 
 ## make bench-web: page and data-endpoint latency at 20 concurrent users (SQLite, PostgreSQL)
 bench-web: system-deps-test install
-	CSP_SHARED=$(abspath $(SHARED)) $(PY) benchmarks/bench_web.py
+	$(BENCH_KEY) CSP_SHARED=$(abspath $(SHARED)) $(PY) benchmarks/bench_web.py
 
 ## make screenshots: run the browser tests and keep a screenshot of every page
 screenshots: system-deps-test install

@@ -129,6 +129,19 @@ def load(engine: Engine, generated: Path) -> dict[str, float]:
     t2 = time.perf_counter()
     passwords = dict(re.findall(r"^\s+(\S+)\s+(\S+)\s+\(", out, flags=re.M))
     engine.env["BENCH_PASSWORD"] = passwords["analyst"]
+    # The analyst needs a second factor: single-use codes, one per sign-in of the run.
+    code = (
+        "import django, secrets; django.setup()\n"
+        "from django.contrib.auth import get_user_model\n"
+        "from django_otp.plugins.otp_static.models import StaticDevice, StaticToken\n"
+        "user = get_user_model().objects.get(username='analyst')\n"
+        "device = StaticDevice.objects.create(user=user, name='benchmark')\n"
+        "codes = [secrets.token_hex(8) for _ in range(2000)]\n"
+        "StaticToken.objects.bulk_create([StaticToken(device=device, token=c) for c in codes])\n"
+        "print(' '.join(codes))\n"
+    )
+    codes = run([PY, "-c", code], {**env, "DJANGO_SETTINGS_MODULE": "csp_platform.settings"})
+    SECOND_FACTOR_CODES[:] = codes.split()
     return {"load_demo_s": t1 - t0, "import_s": t2 - t1}
 
 
@@ -180,6 +193,15 @@ class Server:
 # Virtual users
 
 
+SECOND_FACTOR_CODES: list[str] = []  # single-use codes of the analyst (load() makes them)
+_codes_lock = threading.Lock()
+
+
+def _second_factor_code() -> str:
+    with _codes_lock:
+        return SECOND_FACTOR_CODES.pop()
+
+
 class User:
     """One signed-in browser: a keep-alive connection and a session cookie."""
 
@@ -220,6 +242,16 @@ class User:
         status, _ = self.request("POST", "/sign-in/", form)
         if status != 302 or "sessionid" not in self.cookies:
             raise SystemExit(f"sign-in failed ({status})")
+        # The second step: a code (the analyst sees incident points).
+        _, page = self.request("GET", "/sign-in/second-factor/")
+        token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+        assert token, "no CSRF token on the second-factor page"
+        form = urlencode(
+            {"csrfmiddlewaretoken": token.group(1).decode(), "code": _second_factor_code()}
+        )
+        status, _ = self.request("POST", "/sign-in/second-factor/", form)
+        if status != 302:
+            raise SystemExit(f"second factor refused ({status})")
 
 
 @dataclass

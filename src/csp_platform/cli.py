@@ -29,6 +29,7 @@ COMMANDS = {
     "backtest": "csp_backtest",
     "audit": "csp_audit",
     "load-agreement": "csp_load_agreement",
+    "reset-second-factor": "csp_reset_second_factor",
 }
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -51,11 +53,15 @@ def env_int(name: str, default: int) -> int:
 
 
 DEBUG = env_bool("CSP_DEBUG", False)
+# pytest sets PYTEST_VERSION for its run (and the subprocesses the tests start).
+TESTING = bool(os.environ.get("PYTEST_VERSION"))
 SECRET_KEY = env_str("CSP_SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG and env_bool("CSP_REQUIRE_SECRET_KEY", False):
-        raise ImproperlyConfigured("CSP_SECRET_KEY must be set in production.")
-    SECRET_KEY = "insecure-development-key-set-CSP_SECRET_KEY-in-production"  # noqa: S105
+if not SECRET_KEY and (DEBUG or TESTING):
+    # Debug and tests: a random key for this process only (sessions end with it).
+    SECRET_KEY = secrets.token_urlsafe(50)
+# Otherwise an unset key stays empty: production fails closed. There is no built-in key; the
+# server refuses to start (wsgi.py), `csp check --deploy` reports csp.E001, and anything that
+# signs (sessions, CSRF) raises. Commands that sign nothing (imports, migrations) still run.
 ALLOWED_HOSTS = [h for h in env_str("CSP_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
 
 VAR_DIR = Path(env_str("CSP_VAR_DIR", str(PROJECT_DIR / "var")))
@@ -67,6 +73,10 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "csp_platform.core",
     "csp_platform.areas",
     "csp_platform.incidents",
@@ -81,13 +91,19 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     # Deny by default: every view needs a signed-in user unless marked @public.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "csp_platform.core.middleware.session_timeouts",
+    # A signed-in user who needs a second factor reaches only the second-factor pages first.
+    "csp_platform.core.middleware.SecondFactorMiddleware",
+    "csp_platform.core.middleware.no_store",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp_platform.core.middleware.content_security_policy",
     "csp_platform.core.middleware.DomainErrorMiddleware",
+    # django-axes: turns a sign-in refused for too many failures into our page (last).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "csp_platform.urls"
@@ -110,10 +126,20 @@ TEMPLATES = [
 ]
 
 
+def _private_sqlite(path: Path) -> None:
+    """Create the SQLite file readable and writable by its owner only (0600), and tighten an
+    existing one with its -wal and -shm files (SQLite gives those the main file's mode)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if name.exists() and name.stat().st_mode & 0o077:
+            name.chmod(0o600)
+
+
 def _database_from_env() -> dict[str, object]:
     url = os.environ.get("DATABASE_URL", "")
     if not url:
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        _private_sqlite(VAR_DIR / "csp.sqlite3")
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(VAR_DIR / "csp.sqlite3"),
@@ -132,6 +158,9 @@ def _database_from_env() -> dict[str, object]:
             f"{url.split(':', 1)[0]!r}."
         )
     config: dict[str, object] = dict(dj_database_url.parse(url, conn_max_age=60))
+    name = str(config.get("NAME") or "")
+    if url.startswith("sqlite://") and name and name != ":memory:":
+        _private_sqlite(Path(name))
     return config
 
 
@@ -165,8 +194,7 @@ CSP_MAX_UPLOAD_MB = env_int("CSP_MAX_UPLOAD_MB", 200)
 # Mappings offered on the upload page (besides an uploaded YAML file).
 CSP_MAPPINGS_DIR = Path(env_str("CSP_MAPPINGS_DIR", str(PROJECT_DIR / "examples" / "mappings")))
 
-# Sign-in and sessions (SECURITY.md settled choice 3): 30 minutes idle, 10 hours at most,
-# and a 30-minute pause after 6 failed sign-ins for one username (known or not).
+# Sign-in and sessions (SECURITY.md settled choice 3): 30 minutes idle, 10 hours at most.
 LOGIN_URL = "core:sign_in"
 LOGIN_REDIRECT_URL = "core:home"
 SESSION_COOKIE_AGE = env_int("CSP_SESSION_IDLE_MINUTES", 30) * 60
@@ -174,7 +202,14 @@ CSP_SESSION_MAX_HOURS = env_int("CSP_SESSION_MAX_HOURS", 10)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# Sign-in limits (django-axes, docs/access-control.md): failures are counted per user name
+# from one address (CSP_SIGN_IN_MAX_FAILURES) and per address whatever the user name
+# (CSP_SIGN_IN_MAX_FAILURES_PER_ADDRESS, which stops one password tried against many names);
+# either pauses signing in from that address for CSP_SIGN_IN_LOCK_MINUTES. Nobody can pause
+# a user's sign-in from the user's own address.
 CSP_SIGN_IN_MAX_FAILURES = env_int("CSP_SIGN_IN_MAX_FAILURES", 6)
+CSP_SIGN_IN_MAX_FAILURES_PER_ADDRESS = env_int("CSP_SIGN_IN_MAX_FAILURES_PER_ADDRESS", 20)
 CSP_SIGN_IN_LOCK_MINUTES = env_int("CSP_SIGN_IN_LOCK_MINUTES", 30)
 # The reverse proxies in front of the server (addresses or networks, comma list): behind
 # one of them the client's address is read from X-Forwarded-For (core/audit.py).
@@ -188,11 +223,35 @@ for _proxy in CSP_TRUSTED_PROXIES:
         raise ImproperlyConfigured(
             f"CSP_TRUSTED_PROXIES: {_proxy!r} is not an IP address or network."
         ) from exc
-# Behind TLS (production): secure cookies and HSTS.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "csp_platform.core.sign_in.SignInLimits"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_FAILURE_LIMIT = CSP_SIGN_IN_MAX_FAILURES
+AXES_COOLOFF_TIME = timedelta(minutes=CSP_SIGN_IN_LOCK_MINUTES)
+AXES_RESET_ON_SUCCESS = True  # of that user name from that address only (core/sign_in.py)
+AXES_LOCKOUT_CALLABLE = "csp_platform.core.sign_in.paused_response"
+AXES_USERNAME_CALLABLE = "csp_platform.core.sign_in.username_key"
+# The client address is the socket's (REMOTE_ADDR): a forwarded-for header is not trusted.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+AXES_VERBOSE = False  # our own structured events go to the csp.security logger
+
+# Second factor (django-otp): TOTP in an authenticator app, and recovery codes.
+OTP_TOTP_ISSUER = env_str("CSP_OTP_ISSUER", "CSP Hub")
+CSP_RECOVERY_CODES = 10
+
+# Behind TLS (production, docs/operations.md): secure cookies, HSTS, HTTPS only. The proxy
+# must set X-Forwarded-Proto (and drop any the client sent).
 CSP_SECURE_COOKIES = env_bool("CSP_SECURE_COOKIES", False)
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = CSP_SECURE_COOKIES
 if CSP_SECURE_COOKIES:
     SECURE_HSTS_SECONDS = 31_536_000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_SSL_REDIRECT = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
@@ -219,7 +278,20 @@ WHITENOISE_USE_FINDERS = True
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # Security events: one JSON object a line, so a line feed in a user name cannot
+        # start a forged line (core/security_log.py).
+        "json": {"()": "csp_platform.core.security_log.JsonLines"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "security": {"class": "logging.StreamHandler", "formatter": "json"},
+    },
+    "loggers": {
+        "csp.security": {"handlers": ["security"], "level": "INFO", "propagate": False},
+        # django-axes' own lines repeat our sign-in events with the names masked.
+        "axes": {"level": "ERROR"},
+    },
     "root": {"handlers": ["console"], "level": env_str("CSP_LOG_LEVEL", "WARNING")},
 }

@@ -21,11 +21,10 @@ from typing import Any, TypeVar
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 
 from csp_platform.core.models import Membership, Role
-
-security_log = logging.getLogger("csp.security")
+from csp_platform.core.security_log import event
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 
@@ -108,14 +107,25 @@ def requires(perm: Perm) -> Callable[[View], View]:
 
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
-            membership = selectors.membership_get_for(request.user, kwargs["partnership"])
+            try:
+                membership = selectors.membership_get_for(request.user, kwargs["partnership"])
+            except Http404:
+                event(
+                    "partnership refused (not a member)",
+                    request,
+                    level=logging.WARNING,
+                    partnership=kwargs["partnership"],
+                    perm=perm.value,
+                )
+                raise
             if not role_allows(membership.role, perm):
-                security_log.warning(
-                    "permission denied: user=%r role=%s perm=%s path=%r",
-                    request.user.get_username(),
-                    membership.role,
-                    perm.value,
-                    request.path,
+                event(
+                    "permission denied",
+                    request,
+                    level=logging.WARNING,
+                    partnership=kwargs["partnership"],
+                    role=membership.role,
+                    perm=perm.value,
                 )
                 raise PermissionDenied
             request.membership = membership  # type: ignore[attr-defined]
@@ -130,6 +140,14 @@ def requires(perm: Perm) -> Callable[[View], View]:
 def signed_in(view: View) -> View:
     """Any signed-in user (the partnership chooser, sign-out)."""
     view.access_rule = SIGNED_IN  # type: ignore[attr-defined]
+    return view
+
+
+def second_factor_step(view: View) -> View:
+    """A signed-in user's page that is open before the second factor is given: the second
+    step of signing in, enrolment, sign-out (core.middleware.SecondFactorMiddleware)."""
+    view.access_rule = SIGNED_IN  # type: ignore[attr-defined]
+    view.before_second_factor = True  # type: ignore[attr-defined]
     return view
 
 

@@ -1,11 +1,12 @@
 """Writes for organisations, partnerships, memberships, exports (audited disclosures),
-information-sharing agreements and sign-in throttling, and the demo set-up."""
+information-sharing agreements and second factors, and the demo set-up. (Sign-in limits
+are django-axes', configured in core/sign_in.py.)"""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from csp_platform.areas.models import Area
 from csp_platform.core import audit
@@ -31,7 +34,6 @@ from csp_platform.core.models import (
     ProcessingCondition,
     Role,
     SharingAgreement,
-    SignInThrottle,
 )
 
 # The four Cleveland community safety partnerships and their districts (2011 codes).
@@ -172,48 +174,6 @@ def export_record(
             "point_level": point_level,
         },
     )
-
-
-# ----------------------------------------------------------------------------------------
-# Sign-in throttling: a pause after too many failures, the same for unknown usernames
-
-
-def _throttle_key(username: str) -> str:
-    return username.strip().lower()[:150]
-
-
-def sign_in_paused(username: str, *, now: datetime | None = None) -> bool:
-    """Is sign-in for this username paused after too many failures?"""
-    now = now or timezone.now()
-    row = SignInThrottle.objects.filter(username=_throttle_key(username)).first()
-    return bool(row and row.locked_until and row.locked_until > now)
-
-
-@transaction.atomic
-def sign_in_failed(username: str, *, now: datetime | None = None) -> bool:
-    """Count a failure; returns True when this failure starts a pause.
-
-    Failures older than the pause length are forgotten, so a slow trickle never locks out.
-    """
-    now = now or timezone.now()
-    window = timedelta(minutes=settings.CSP_SIGN_IN_LOCK_MINUTES)
-    row, _ = SignInThrottle.objects.select_for_update().get_or_create(
-        username=_throttle_key(username)
-    )
-    if row.last_failure_at is None or now - row.last_failure_at > window:
-        row.failures = 0
-    row.failures += 1
-    row.last_failure_at = now
-    paused = row.failures >= settings.CSP_SIGN_IN_MAX_FAILURES
-    if paused:
-        row.locked_until = now + window
-        row.failures = 0
-    row.save()
-    return paused
-
-
-def sign_in_succeeded(username: str) -> None:
-    SignInThrottle.objects.filter(username=_throttle_key(username)).delete()
 
 
 def user_sessions_end(user: AbstractBaseUser) -> int:
@@ -455,3 +415,50 @@ def isa_load(data: dict[str, Any], *, by: str, source: str) -> tuple[SharingAgre
         return isa_update(agreement=existing, parties=parties, by=by, **values), False
     except ImportRejected as exc:
         raise ImportRejected(f"{source}: {exc}") from exc
+
+
+# The second factor (django-otp): an authenticator app (TOTP) and recovery codes
+
+
+RECOVERY_DEVICE = "Recovery codes"
+APP_DEVICE = "Authenticator app"
+
+
+def second_factor_pending(user: AbstractBaseUser) -> TOTPDevice:
+    """The user's unconfirmed authenticator device (a new secret if there is none)."""
+    device = TOTPDevice.objects.filter(user_id=user.pk, confirmed=False).order_by("pk").first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name=APP_DEVICE, confirmed=False)
+    return device
+
+
+@transaction.atomic
+def second_factor_confirm(device: TOTPDevice, code: str) -> list[str] | None:
+    """Confirm an enrolment with a code from the app; returns the new recovery codes (shown
+    once, stored only as device tokens), or None if the code is wrong."""
+    device = TOTPDevice.objects.select_for_update().get(pk=device.pk)
+    if device.confirmed or not device.verify_token(code.replace(" ", "")):
+        return None
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    TOTPDevice.objects.filter(user_id=device.user_id).exclude(pk=device.pk).delete()
+    StaticDevice.objects.filter(user_id=device.user_id).delete()
+    recovery = StaticDevice.objects.create(user_id=device.user_id, name=RECOVERY_DEVICE)
+    codes = [StaticToken.random_token() for _ in range(settings.CSP_RECOVERY_CODES)]
+    StaticToken.objects.bulk_create([StaticToken(device=recovery, token=c) for c in codes])
+    return codes
+
+
+@transaction.atomic
+def second_factor_reset(user: AbstractBaseUser) -> int:
+    """Remove a user's second factor (app and recovery codes) and end their sessions; they
+    enrol again at their next sign-in. Returns how many devices were removed."""
+    devices = [
+        TOTPDevice.objects.filter(user_id=user.pk),
+        StaticDevice.objects.filter(user_id=user.pk),
+    ]
+    removed = int(sum(qs.count() for qs in devices))
+    for qs in devices:
+        qs.delete()
+    user_sessions_end(user)
+    return removed

@@ -6,6 +6,7 @@ app_name = "core"
 urlpatterns = [
     path("", views.home, name="home"),
     path("sign-in/", views.sign_in, name="sign_in"),
+    path("sign-in/second-factor/", views.second_factor, name="second_factor"),
     path("sign-out/", views.sign_out, name="sign_out"),
     path("p/<slug:partnership>/audit/", audit_views.audit_search, name="audit_search"),
     path(
@@ -14,4 +15,6 @@ urlpatterns = [
         name="audit_seen",
     ),
     path("p/<slug:partnership>/agreements/", audit_views.agreements, name="agreements"),
+    path("account/second-factor/", views.second_factor_enrol, name="second_factor_enrol"),
+    path("account/password/", views.password_change, name="password_change"),
 ]

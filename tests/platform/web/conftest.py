@@ -9,6 +9,7 @@ own: they build it per test with :func:`build_world` (pytest-django flushes afte
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from io import StringIO
@@ -16,8 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from csp_platform.areas import services as area_services
 from csp_platform.areas.models import Area
@@ -80,7 +87,38 @@ def areas_ensure() -> None:
     )
 
 
+def totp_now(device: TOTPDevice) -> str:
+    """The code an authenticator app shows now, computed from the device's key (RFC 6238)."""
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    return f"{totp.token():0{device.digits}d}"
+
+
+def totp_next(username: str) -> str:
+    """A code the user's app would show that the server has not accepted yet: a code is
+    good once, so a second sign-in in the same 30 seconds takes the next step's code (within
+    the device's tolerance), or waits for it."""
+    device = TOTPDevice.objects.get(user__username=username, confirmed=True)
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    step = max(totp.t(), device.last_t + 1)
+    if step > totp.t() + device.tolerance:
+        time.sleep(device.step - (time.time() - device.t0) % device.step + 0.1)
+        return totp_next(username)
+    totp.time = device.t0 + (step - device.drift) * device.step
+    return f"{totp.token():0{device.digits}d}"
+
+
+def authenticator_enrol(user: Any) -> TOTPDevice:
+    """An authenticator app set up for the user, as the enrolment page does it."""
+    device = core_services.second_factor_pending(user)
+    codes = core_services.second_factor_confirm(device, totp_now(device))
+    assert codes, "enrolment refused a code computed from the device's key"
+    device.refresh_from_db()
+    return device
+
+
 def personas_create() -> dict[str, Any]:
+    """Every persona has a password and an authenticator app (the roles that see incident
+    points must have one; the others chose to)."""
     core_services.partnerships_cleveland_ensure()
     users: dict[str, Any] = {}
     model = get_user_model()
@@ -92,6 +130,7 @@ def personas_create() -> dict[str, Any]:
             organisation=Organisation.objects.get(slug=org),
             role=role,
         )
+        authenticator_enrol(user)
         users[name] = user
     users["no_membership"] = model.objects.create_user(username="nobody", password=PASSWORD)
     return users
@@ -110,7 +149,9 @@ def world_remove() -> None:
     ImportBatch.objects.all().delete()
     Source.objects.all().delete()
     Membership.objects.all().delete()
-    SignInThrottle.objects.all().delete()
+    SignInThrottle.objects.all().delete()  # the old throttle table, unused since django-axes
+    for model in (AccessAttempt, AccessFailureLog, AccessLog, TOTPDevice, StaticDevice):
+        model.objects.all().delete()
     get_user_model().objects.all().delete()
     Partnership.objects.all().delete()
     Organisation.objects.all().delete()
@@ -132,6 +173,24 @@ def _fresh_cache() -> Iterator[None]:
     forget()
     yield
     forget()
+
+
+class VerifiedClient(Client):
+    """A test client whose ``force_login`` also completes the second step, as signing in with
+    the password and a code from the user's authenticator app does."""
+
+    def force_login(self, user: Any, backend: str | None = None) -> None:
+        super().force_login(user, backend)
+        device = TOTPDevice.objects.filter(user_id=user.pk, confirmed=True).first()
+        if device is not None:
+            session = self.session
+            session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+            session.save()
+
+
+@pytest.fixture
+def client() -> VerifiedClient:
+    return VerifiedClient()
 
 
 @dataclass

@@ -4,13 +4,13 @@ a user with no membership and an anonymous visitor (docs/access-control.md)."""
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from csp_platform.core.models import AuditAction, AuditEvent
 from csp_platform.core.permissions import Perm
 from csp_platform.incidents.models import ImportBatch
 from tests.platform.web.conftest import HARTLEPOOL_WARD, MIDDLEHAVEN, MIDDLESBROUGH, ROLE_OF
+from tests.platform.web.conftest import VerifiedClient as Client
 
 PERIODS = "from=2019-01&to=2019-02&baseline_from=2018-11&baseline_to=2018-12"
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from django.test import Client
 from django.urls import reverse
 
 from csp_platform.analysis import selectors as analysis
 from csp_platform.core.models import AuditEvent
 from csp_platform.incidents.scope import FULL_ACCESS, scope_resolve
 from tests.platform.web.conftest import MIDDLEHAVEN, MIDDLESBROUGH
+from tests.platform.web.conftest import VerifiedClient as Client
 
 PERIODS = {"from": "2019-01", "to": "2019-02", "baseline_from": "2018-11", "baseline_to": "2018-12"}
 PERIOD, BASELINE = (date(2019, 1, 1), date(2019, 2, 1)), (date(2018, 11, 1), date(2018, 12, 1))

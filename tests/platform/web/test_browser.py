@@ -14,6 +14,8 @@ reports a policy violation.
 from __future__ import annotations
 
 import os
+import time
+from base64 import b32decode
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -22,10 +24,13 @@ from typing import Any
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from csp_platform.core import audit, services
 from csp_platform.core.models import AuditAction, Membership, Organisation, Partnership
-from csp_platform.incidents.models import Incident
+from csp_platform.incidents.models import Incident, Place
 from tests.platform.web.conftest import (
     MIDDLEHAVEN,
     MIDDLESBROUGH,
@@ -35,6 +40,7 @@ from tests.platform.web.conftest import (
     csp_json,
     personas_create,
     police_files,
+    totp_next,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -84,11 +90,16 @@ class Visit:
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
 
     def sign_in(self, username: str) -> None:
+        """Password, then (for a user with an authenticator app) the app's code."""
         self.page.goto(self.base + "/sign-in/")
         self.page.fill("#id_username", username)
         self.page.fill("#id_password", PASSWORD)
         self.page.click("button:has-text('Sign in')")
         self.page.wait_for_load_state()
+        if "/sign-in/second-factor/" in self.page.url:
+            self.page.fill("#id_code", totp_next(username))
+            self.page.click("button:has-text('Continue')")
+            self.page.wait_for_load_state()
 
     def go(self, path: str, ready: str | None = None) -> Any:
         self.page.goto(self.base + path)
@@ -429,3 +440,67 @@ def test_the_sia_reads_rises_over_fewer_months_as_rises(transactional_db, visit)
     v.check_accessibility("SIA, periods of different length")
     v.screenshot("sia")
     assert not v.errors, v.errors
+
+
+def test_enrol_an_authenticator_app_then_sign_in_with_its_code(live_world, chromium, live_server, shots):
+    """Issue 10, item 4: a partner officer (who sees incident points) has no app yet: signing
+    in leads to enrolment first; the code is computed from the key the page shows."""
+    TOTPDevice.objects.filter(user__username="officer").delete()
+    StaticDevice.objects.filter(user__username="officer").delete()
+    v = Visit(chromium, live_server.url, shots, axe=True)
+    try:
+        v.sign_in("officer")
+        page = v.page
+        assert "/account/second-factor/" in page.url
+        assert page.locator("#enrol-qr svg").count() == 1
+        v.check_accessibility("second factor: enrolment")
+        v.screenshot("second-factor-enrol")
+        secret = "".join(page.inner_text("#enrol-secret").split())
+        page.fill("#id_code", "000000")
+        page.click("button:has-text('Continue')")
+        page.wait_for_selector(".govuk-error-summary")
+        v.check_accessibility("second factor: enrolment error")
+        time.sleep(1.1)  # a wrong code holds the next try back for a second
+        page.fill("#id_code", f"{TOTP(b32decode(secret)).token():06d}")
+        page.click("button:has-text('Continue')")
+        page.wait_for_selector("#recovery-codes")
+        assert page.locator("#recovery-codes li").count() == 10
+        v.check_accessibility("second factor: recovery codes")
+        v.screenshot("second-factor-recovery-codes")
+        page.click("a:has-text('I have kept my recovery codes')")
+        page.wait_for_load_state()
+        assert page.url.endswith(f"/p/{MIDDLESBROUGH}/")
+
+        page.click("button:has-text('Sign out')")
+        page.wait_for_load_state()
+        page.fill("#id_username", "officer")
+        page.fill("#id_password", PASSWORD)
+        page.click("button:has-text('Sign in')")
+        page.wait_for_selector("#id_code")
+        assert "/sign-in/second-factor/" in page.url
+        v.check_accessibility("second factor: sign-in step")
+        v.screenshot("second-factor-sign-in")
+        page.fill("#id_code", totp_next("officer"))
+        page.click("button:has-text('Continue')")
+        page.wait_for_load_state()
+        assert page.url.endswith(f"/p/{MIDDLESBROUGH}/")
+        assert "officer" in page.inner_text(".csp-header__account")
+    finally:
+        v.close()
+
+
+HOSTILE = '<img src=x id=injected-img><a href=//evil.example id=injected-link>evil</a>'
+
+
+def test_a_location_text_is_shown_as_text_in_the_maps_tooltips(live_world, visit):
+    """Issue 9, item 6: a location text holding HTML was inserted as HTML into the tooltips."""
+    Place.objects.update(location_text=HOSTILE)
+    v = visit("analyst")
+    page = v.go(f"/p/{MIDDLESBROUGH}/?from=2019-02&to=2019-02", "#hub-map[data-ready='1']")
+    page.check(".leaflet-control-layers label:has-text('published map points') input")
+    marker = page.locator("#hub-map path.leaflet-interactive[fill='#0b0c0c']").first
+    marker.dispatch_event("mouseover")
+    page.wait_for_selector(".leaflet-tooltip", state="attached")
+    tooltip = page.locator(".leaflet-tooltip").last
+    assert HOSTILE in tooltip.inner_text()
+    assert page.locator("#injected-img, #injected-link").count() == 0

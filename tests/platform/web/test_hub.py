@@ -12,7 +12,6 @@ import polars as pl
 import pytest
 import shapely
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -21,6 +20,7 @@ from csp_platform.core.models import AuditEvent
 from csp_platform.incidents import repository
 from csp_platform.incidents.models import AreaMonthCount, Incident, LocationPrecision, Place
 from tests.platform.web.conftest import MIDDLEHAVEN, MIDDLESBROUGH, MONTHS, csp_json, police_files
+from tests.platform.web.conftest import VerifiedClient as Client
 
 FILTERS = {"area": MIDDLEHAVEN, "category": "burglary", "from": "2018-11", "to": "2019-02"}
 

@@ -7,21 +7,35 @@ import time
 from datetime import timedelta
 
 import pytest
+from axes.models import AccessAttempt
+from django.conf import settings
 from django.test import Client, override_settings
 from django.urls import NoReverseMatch, get_resolver, reverse
 from django.utils import timezone
 
 from csp_platform.core import services
 from csp_platform.core.middleware import STARTED
-from csp_platform.core.models import SignInThrottle
 from tests.platform.test_conventions import walk
-from tests.platform.web.conftest import MIDDLESBROUGH, PASSWORD
+from tests.platform.web.conftest import MIDDLESBROUGH, PASSWORD, totp_next
 
 SIGN_IN = "/sign-in/"
+PAUSED = "Signing in is paused"
 
 
 def sign_in(client: Client, username: str, password: str):  # type: ignore[no-untyped-def]
     return client.post(SIGN_IN, {"username": username, "password": password})
+
+
+def sign_in_fully(client: Client, username: str, next_url: str = ""):  # type: ignore[no-untyped-def]
+    """Password, then the code from the user's authenticator app."""
+    query = f"?next={next_url}" if next_url else ""
+    first = client.post(SIGN_IN + query, {"username": username, "password": PASSWORD})
+    assert first.status_code == 302, error_text(first)
+    return client.post(first["Location"], {"code": totp_next(username)})
+
+
+def sign_in_as(client: Client, username: str, password: str, **extra: str):  # type: ignore[no-untyped-def]
+    return client.post(SIGN_IN, {"username": username, "password": password}, **extra)
 
 
 def error_text(response) -> str:  # type: ignore[no-untyped-def]
@@ -38,6 +52,10 @@ def test_a_member_signs_in_with_a_new_session_key_and_lands_on_their_hub(persona
     response = sign_in(client, "analyst", PASSWORD)
     assert response.status_code == 302
     assert client.cookies["sessionid"].value != (before.value if before else None)
+    # The analyst sees incident points: the second step comes first.
+    assert response["Location"] == reverse("core:second_factor")
+    response = client.post(reverse("core:second_factor"), {"code": totp_next("analyst")})
+    assert response.status_code == 302
     assert client.get(response["Location"]).status_code == 302  # home -> the only partnership
     assert client.get(reverse("hub:hub", args=[MIDDLESBROUGH])).status_code == 200
 
@@ -53,13 +71,11 @@ def test_known_and_unknown_usernames_get_the_same_answer(personas):
 def test_six_failures_pause_signing_in_even_with_the_right_password(personas, username):
     client = Client()
     answers = [error_text(sign_in(client, username, f"wrong {i}")) for i in range(6)]
-    assert "this username is paused" in answers[-1] and "this username is paused" not in answers[0]
+    assert PAUSED in answers[-1] and all(PAUSED not in a for a in answers[:-1])
     after = sign_in(client, username, PASSWORD)
-    assert after.status_code == 200 and "this username is paused" in error_text(after)
+    assert after.status_code == 429 and PAUSED in error_text(after)
     # the pause ends after 30 minutes
-    SignInThrottle.objects.filter(username=username).update(
-        locked_until=timezone.now() - timedelta(seconds=1)
-    )
+    AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(minutes=31))
     if username == "analyst":
         assert sign_in(client, username, PASSWORD).status_code == 302
 
@@ -69,20 +85,76 @@ def test_the_answers_for_a_paused_known_and_unknown_username_are_identical(perso
         for i in range(6):
             sign_in(Client(), name, f"wrong {i}")
     known, unknown = sign_in(Client(), "analyst", PASSWORD), sign_in(Client(), "no-such-user", "x")
-    assert known.status_code == unknown.status_code
+    assert known.status_code == unknown.status_code == 429
     assert error_text(known) == error_text(unknown)
 
 
-def test_failures_spread_over_more_than_the_pause_length_never_pause(personas):
-    now = timezone.now()
-    for i in range(10):
-        paused = services.sign_in_failed("analyst", now=now + timedelta(minutes=31 * i))
-        assert not paused
+def test_the_admin_login_is_our_sign_in_and_cannot_be_used_to_get_round_a_pause(personas):
+    """Issue 9, item 3: after a pause on /sign-in/, /admin/login/ took 20 more guesses and
+    then the right password, logged none of them, and opened the partnership's pages."""
+    client = Client()
+    for i in range(6):
+        sign_in(client, "analyst", f"wrong {i}")
+    assert sign_in(client, "analyst", PASSWORD).status_code == 429
+    admin_login = reverse("admin:login")
+    for i in range(20):
+        client.post(admin_login, {"username": "analyst", "password": f"guess {i}"})
+    response = client.post(admin_login + "?next=/admin/", {"username": "analyst", "password": PASSWORD})
+    assert response.status_code == 302
+    assert response["Location"] == SIGN_IN + "?next=%2Fadmin%2F"
+    assert "_auth_user_id" not in client.session  # nobody signed in
+    hub = client.get(reverse("hub:hub", args=[MIDDLESBROUGH]))
+    assert hub.status_code == 302 and hub["Location"].startswith(SIGN_IN)
+    # The admin site sends people to our sign-in page, which still says paused.
+    assert client.get("/admin/")["Location"].startswith(admin_login)
+    assert sign_in(client, "analyst", PASSWORD).status_code == 429
+
+
+def test_one_password_sprayed_over_40_usernames_from_one_address_is_stopped(personas):
+    """Issue 9, item 3: one password against 40 user names from one address was checked 40
+    times. The address is paused after CSP_SIGN_IN_MAX_FAILURES_PER_ADDRESS failures, and a
+    forged X-Forwarded-For does not make it a new address."""
+    limit = settings.CSP_SIGN_IN_MAX_FAILURES_PER_ADDRESS
+    assert limit < 40
+    sprayer = Client(REMOTE_ADDR="192.0.2.66")
+    answers = [
+        sign_in_as(sprayer, f"user{i}", "Summer2024!", HTTP_X_FORWARDED_FOR=f"198.51.100.{i}")
+        for i in range(40)
+    ]
+    checked = [r for r in answers if r.status_code == 200]
+    assert len(checked) == limit - 1  # the limit-th failure starts the pause
+    assert all(r.status_code == 429 for r in answers[limit - 1 :])
+    # A real user's right password from that address is refused too, during the pause...
+    assert sign_in(sprayer, "analyst", PASSWORD).status_code == 429
+    # ...but the same user signs in from their own address.
+    assert sign_in(Client(REMOTE_ADDR="192.0.2.7"), "analyst", PASSWORD).status_code == 302
+
+
+def test_an_attacker_elsewhere_cannot_lock_a_user_out(personas):
+    """Issue 9, item 3: anyone could lock any named account for 30 minutes."""
+    attacker = Client(REMOTE_ADDR="192.0.2.66")
+    for i in range(30):
+        sign_in(attacker, "analyst", f"wrong {i}")
+    assert sign_in(attacker, "analyst", PASSWORD).status_code == 429
+    victim = Client(REMOTE_ADDR="192.0.2.7")
+    response = sign_in(victim, "analyst", PASSWORD)
+    assert response.status_code == 302 and response["Location"] == reverse("core:second_factor")
+
+
+def test_a_success_resets_only_that_username_from_that_address(personas):
+    """Signing in to one's own account does not reset the address's count (a sprayer with an
+    account of their own would)."""
+    sprayer = Client(REMOTE_ADDR="192.0.2.66")
+    limit = settings.CSP_SIGN_IN_MAX_FAILURES_PER_ADDRESS
+    for i in range(limit - 1):
+        assert sign_in(sprayer, f"user{i}", "Summer2024!").status_code == 200
+    assert sign_in(sprayer, "councillor", PASSWORD).status_code == 302
+    assert sign_in(Client(REMOTE_ADDR="192.0.2.66"), "user-x", "Summer2024!").status_code == 429
 
 
 def test_a_session_ends_after_30_idle_minutes_and_after_10_hours_in_any_case(personas):
     client = Client()
-    assert sign_in(client, "analyst", PASSWORD).status_code == 302
+    assert sign_in_fully(client, "analyst").status_code == 302
     hub = reverse("hub:hub", args=[MIDDLESBROUGH])
     assert client.get(hub).status_code == 200
     assert client.session.get_expiry_age() <= 30 * 60
@@ -97,14 +169,14 @@ def test_a_session_ends_after_30_idle_minutes_and_after_10_hours_in_any_case(per
 @override_settings(SESSION_COOKIE_AGE=1)
 def test_an_idle_session_expires(personas):
     client = Client()
-    sign_in(client, "analyst", PASSWORD)
+    sign_in_fully(client, "analyst")
     time.sleep(1.1)
     assert client.get(reverse("hub:hub", args=[MIDDLESBROUGH])).status_code == 302
 
 
 def test_deactivating_a_user_ends_their_session_on_the_next_request(personas):
     client = Client()
-    sign_in(client, "analyst", PASSWORD)
+    sign_in_fully(client, "analyst")
     personas["analyst"].is_active = False
     personas["analyst"].save()
     assert client.get(reverse("hub:hub", args=[MIDDLESBROUGH])).status_code == 302
@@ -112,16 +184,35 @@ def test_deactivating_a_user_ends_their_session_on_the_next_request(personas):
 
 def test_an_administrator_can_end_a_users_sessions(personas):
     client = Client()
-    sign_in(client, "analyst", PASSWORD)
+    sign_in_fully(client, "analyst")
     assert services.user_sessions_end(personas["analyst"]) == 1
     assert client.get(reverse("hub:hub", args=[MIDDLESBROUGH])).status_code == 302
 
 
 def test_sign_in_does_not_follow_a_next_address_to_another_site(personas):
+    response = sign_in_fully(Client(), "analyst", next_url="https://evil.example/")
+    assert response.status_code == 302 and response["Location"] == "/"
     response = Client().post(
-        SIGN_IN + "?next=https://evil.example/", {"username": "analyst", "password": PASSWORD}
+        SIGN_IN + "?next=//evil.example/", {"username": "nobody", "password": PASSWORD}
     )
     assert response.status_code == 302 and response["Location"] == "/"
+
+
+@pytest.mark.parametrize("next_url", ["foo", "hub:hub", "admin:index", "javascript:alert(1)"])
+def test_a_next_that_is_not_a_path_goes_home_not_to_a_server_error(personas, next_url):
+    """Issue 9, item 6: /sign-in/?next=foo with the right password was an HTTP 500."""
+    response = Client().post(
+        SIGN_IN + f"?next={next_url}", {"username": "nobody", "password": PASSWORD}
+    )
+    assert response.status_code == 302 and response["Location"] == "/"
+    response = sign_in_fully(Client(), "analyst", next_url=next_url)
+    assert response.status_code == 302 and response["Location"] == "/"
+
+
+def test_a_next_path_is_followed_after_both_steps(personas):
+    path = reverse("hub:wards", args=[MIDDLESBROUGH])
+    response = sign_in_fully(Client(), "analyst", next_url=path)
+    assert response.status_code == 302 and response["Location"] == path
 
 
 def _address(name: str) -> str:

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client, override_settings
+from django.test import override_settings
 from django.urls import reverse
 
 from csp_platform.incidents.models import ImportBatch, Incident, Source
 from tests.conftest import DATA
 from tests.platform.web.conftest import MIDDLESBROUGH, police_files
+from tests.platform.web.conftest import VerifiedClient as Client
 
 UPLOAD = reverse("incidents:upload", args=[MIDDLESBROUGH])
 LFB_2023 = DATA / "fire" / "lfb_sample_2023" / "lfb_incidents_2023_random_sample_10000.csv"

@@ -19,7 +19,7 @@
   if (cells) {
     L.geoJSON(cells, {
       style: function (f) { return { color: f.properties.fill, weight: 0, fillColor: f.properties.fill, fillOpacity: 0.8 }; },
-      onEachFeature: function (f, lyr) { lyr.bindTooltip(f.properties.label); }
+      onEachFeature: function (f, lyr) { lyr.bindTooltip(document.createTextNode(String(f.properties.label))); }
     }).addTo(map);
     el.setAttribute("data-cells", String(cells.features.length));
   }

@@ -33,6 +33,12 @@
     return node;
   }
 
+  // Tooltips get a text node, never a string: Leaflet inserts a string as HTML, and ward names,
+  // labels and location texts come from data files that partners upload.
+  function tip(value) {
+    return document.createTextNode(String(value));
+  }
+
   function wardPopup(p, label) {
     var box = document.createElement("div");
     box.appendChild(text("strong", p.name + " (" + p.generation + ")"));
@@ -54,7 +60,7 @@
       },
       onEachFeature: function (f, lyr) {
         var p = f.properties;
-        lyr.bindTooltip(p.name + ": " + (p.value === null ? "n/a" : p.value.toLocaleString("en-GB")));
+        lyr.bindTooltip(tip(p.name + ": " + (p.value === null ? "n/a" : p.value.toLocaleString("en-GB"))));
         lyr.bindPopup(function () { return wardPopup(p, data.measure_label); });
         lyr.on("add", function () {
           var path = lyr.getElement();
@@ -79,7 +85,7 @@
         style: function (f) {
           return { color: f.properties.fill, weight: 0, fillColor: f.properties.fill, fillOpacity: 0.75 };
         },
-        onEachFeature: function (f, lyr) { lyr.bindTooltip(f.properties.label); }
+        onEachFeature: function (f, lyr) { lyr.bindTooltip(tip(f.properties.label)); }
       });
       control.addOverlay(layer, "Hotspots: " + (data.title || "grid density").toLowerCase());
       el.setAttribute("data-hotspots-loaded", String(data.features.length));
@@ -93,7 +99,7 @@
         L.circleMarker([p.lat, p.lon], {
           radius: Math.min(3 + Math.sqrt(p.incidents), 14), color: "#ffffff", weight: 1,
           fillColor: "#0b0c0c", fillOpacity: 0.85
-        }).bindTooltip(p.location + ": " + p.incidents.toLocaleString("en-GB")).addTo(group);
+        }).bindTooltip(tip(p.location + ": " + p.incidents.toLocaleString("en-GB"))).addTo(group);
       });
       control.addOverlay(group, "Incidents at published map points" + (data.truncated ? " (busiest " + data.points.length + ")" : ""));
       el.setAttribute("data-points-loaded", String(data.points.length));
