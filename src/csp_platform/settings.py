@@ -67,7 +67,7 @@ ALLOWED_HOSTS = [h for h in env_str("CSP_ALLOWED_HOSTS", "127.0.0.1,localhost").
 VAR_DIR = Path(env_str("CSP_VAR_DIR", str(PROJECT_DIR / "var")))
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "csp_platform.core.apps.CspAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

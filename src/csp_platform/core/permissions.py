@@ -43,12 +43,13 @@ class Perm(StrEnum):
     VIEW_AUDIT = "view_audit"  # the audit search (every audited event of the partnership)
     VIEW_ACCESS_LOG = "view_access_log"  # "who has seen this record", for records one owns
     VIEW_AGREEMENTS = "view_agreements"  # information-sharing agreements, those due for review
+    MANAGE_MEMBERS = "manage_members"  # the Members page: add, invite, change, remove
 
 
 _ALL = frozenset(Perm)
 _AUDIT = frozenset({Perm.VIEW_AUDIT, Perm.VIEW_AGREEMENTS})
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
-    Role.ANALYST: _ALL - {Perm.IMPORT_DATA} - _AUDIT,
+    Role.ANALYST: _ALL - {Perm.IMPORT_DATA, Perm.MANAGE_MEMBERS} - _AUDIT,
     Role.PARTNER_OFFICER: frozenset(
         {Perm.VIEW_AGGREGATES, Perm.VIEW_HOTSPOTS, Perm.VIEW_POINTS, Perm.VIEW_FORECAST}
     ),

@@ -85,11 +85,12 @@ class DemoLogin:
     role: str = ""
 
 
-def demo_user_reset(username: str = "demo", *, staff: bool = True) -> DemoLogin:
-    """An account for the local demo, with a new random password each time."""
+def demo_user_reset(username: str = "demo", *, superuser: bool = False) -> DemoLogin:
+    """An account for the local demo, with a new random password each time. Only a
+    developer's account is a superuser (the admin site); partnership roles never are."""
     password = secrets.token_urlsafe(12)
     user, _ = get_user_model().objects.get_or_create(username=username)
-    user.is_staff = user.is_superuser = staff
+    user.is_staff = user.is_superuser = superuser
     user.is_active = True
     user.set_password(password)
     user.save()
@@ -129,12 +130,13 @@ DEMO_USERS = (
 def demo_users_reset(partnership_slug: str = "middlesbrough") -> list[DemoLogin]:
     """One demo user per role in the partnership, each with a new random password.
 
-    The administrator ('demo') is also Django staff, for the admin site.
+    None is staff or a superuser: the administrator ('demo') manages members on the
+    partnership's Members page, not in the admin site (which is for developers).
     """
     partnership = Partnership.objects.get(slug=partnership_slug)
     logins = []
     for role, username, org_slug in DEMO_USERS:
-        login = demo_user_reset(username, staff=role == Role.ADMINISTRATOR)
+        login = demo_user_reset(username)
         user = get_user_model().objects.get(username=username)
         organisation = Organisation.objects.get(slug=org_slug)
         membership_set(user=user, partnership=partnership, organisation=organisation, role=role)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from csp_platform.core import audit_views, views
+from csp_platform.core import audit_views, member_views, views
 
 app_name = "core"
 urlpatterns = [
@@ -17,4 +17,9 @@ urlpatterns = [
     path("p/<slug:partnership>/agreements/", audit_views.agreements, name="agreements"),
     path("account/second-factor/", views.second_factor_enrol, name="second_factor_enrol"),
     path("account/password/", views.password_change, name="password_change"),
+    path(
+        "set-password/<str:uidb64>/<str:token>/",
+        member_views.set_password,
+        name="set_password",
+    ),
 ]

@@ -116,7 +116,7 @@ def admin_sign_in(request: HttpRequest, extra_context: object = None) -> HttpRes
     people to ours, with the same limits, second factor and logging."""
     next_url = _next_url(request) or reverse("admin:index")
     if request.user.is_authenticated:
-        if not request.user.is_staff:  # signed in, but the admin is not for them
+        if not request.user.is_superuser:  # signed in, but the admin is not for them
             raise PermissionDenied
         return HttpResponseRedirect(next_url)
     return _with_next("core:sign_in", next_url)

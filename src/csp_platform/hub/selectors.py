@@ -150,7 +150,7 @@ def _choices(access: scopes.Access) -> Choices:
         custom=scopes.areas_of_level("custom", access),
         themes=list(Theme.objects.all()),
         categories=list(Category.objects.select_related("theme").order_by("theme__order", "name")),
-        sources=list(Source.objects.order_by("name")),
+        sources=list(incident_selectors.sources_visible_to(partnership).order_by("name")),
         months=period_months((found[0], found[-1])) if found else [],
         months_with_data=found,
         generations=scopes.generations("ward"),

@@ -14,7 +14,7 @@ from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from csp_platform.areas.models import Area
-from csp_platform.core.models import Organisation
+from csp_platform.core.models import Organisation, Partnership
 
 
 class Theme(models.Model):
@@ -51,24 +51,50 @@ class Crosswalk(models.Model):
     """One version of the mapping from a source scheme's categories to canonical ones.
 
     A scheme is a family of source categories (``police-uk``, ``lfb-stop-code``,
-    ``fixmystreet-shef-a``). Versions are never edited in place: importing with a changed
-    mapping creates a new version and re-maps the stored records of that scheme
+    ``fixmystreet-shef-a``). Each organisation keeps its own versions of a scheme and they
+    apply to that organisation's sources only; ``organisation`` null is the shipped reference
+    crosswalk (police.uk), used by every source of the scheme whose organisation has no
+    version of its own. Versions are never edited in place: importing with a changed mapping
+    (or reverting) creates a new version, recording who made it, when and the version it
+    replaced, and re-maps the stored records of that organisation's sources of the scheme
     (``services.crosswalk_remap``).
     """
 
     scheme = models.CharField(max_length=80)
+    organisation = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="crosswalks"
+    )
     version = models.PositiveIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=150, blank=True)
+    replaces = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The version that was in force before this one (the 'before').",
+    )
     note = models.CharField(max_length=300, blank=True)
 
     class Meta:
-        ordering = ["scheme", "-version"]
+        ordering = ["scheme", "organisation", "-version"]
         constraints = [
-            models.UniqueConstraint(fields=["scheme", "version"], name="crosswalk_unique_version")
+            models.UniqueConstraint(
+                fields=["organisation", "scheme", "version"],
+                condition=models.Q(organisation__isnull=False),
+                name="crosswalk_unique_version_per_organisation",
+            ),
+            models.UniqueConstraint(
+                fields=["scheme", "version"],
+                condition=models.Q(organisation__isnull=True),
+                name="crosswalk_unique_reference_version",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.scheme} v{self.version}"
+        owner = self.organisation.slug if self.organisation is not None else "reference"
+        return f"{self.scheme} ({owner}) v{self.version}"
 
 
 class CrosswalkEntry(models.Model):
@@ -93,7 +119,12 @@ class CrosswalkEntry(models.Model):
 
 
 class Source(models.Model):
-    """A stream of records from one organisation: "Cleveland Police street-level crime"."""
+    """A stream of records from one organisation: "Cleveland Police street-level crime".
+
+    ``partnership`` set: the source was created through that partnership's upload page and
+    only that partnership sees it. Null: a shared source (imported by the operator), seen by
+    every partnership its organisation belongs to (the force's police.uk source).
+    """
 
     class Kind(models.TextChoices):
         INCIDENTS = "incidents", "Incident-level records"
@@ -102,6 +133,9 @@ class Source(models.Model):
     code = models.SlugField(max_length=80, unique=True)
     name = models.CharField(max_length=200)
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="sources")
+    partnership = models.ForeignKey(
+        Partnership, null=True, blank=True, on_delete=models.PROTECT, related_name="sources"
+    )
     kind = models.CharField(max_length=12, choices=Kind.choices)
     scheme = models.CharField(max_length=80, help_text="Category scheme for the crosswalk.")
     format = models.CharField(max_length=40)
@@ -115,9 +149,20 @@ class Source(models.Model):
 
 
 class ImportBatch(models.Model):
-    """One committed import: which files, what they held, what was new."""
+    """One committed import: which files, what they held, what was new, and whose it is.
+
+    ``organisation`` is the organisation the import was made for (the uploader's, or the
+    operator's ``--organisation``); ``partnership`` the partnership whose upload page it came
+    through (null: the operator's ``csp import-incidents``).
+    """
 
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="batches")
+    organisation = models.ForeignKey(
+        Organisation, null=True, on_delete=models.PROTECT, related_name="import_batches"
+    )
+    partnership = models.ForeignKey(
+        Partnership, null=True, blank=True, on_delete=models.PROTECT, related_name="import_batches"
+    )
     crosswalk = models.ForeignKey(Crosswalk, null=True, on_delete=models.PROTECT)
     started_at = models.DateTimeField(auto_now_add=True)
     files = models.JSONField(default=list, help_text="[{path, sha256, rows}]")

@@ -13,6 +13,7 @@ import yaml
 from django.db import transaction
 
 from csp_platform.core.errors import ImportRejected
+from csp_platform.core.models import Organisation
 from csp_platform.incidents.models import Category, Crosswalk, CrosswalkEntry, Theme
 
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
@@ -43,12 +44,24 @@ def reference_data_ensure() -> None:
                 code=item["code"], defaults={"name": item["name"], "theme": themes[theme_code]}
             )
     police = _load_yaml(REFERENCE_DIR / "police-uk.yaml")
-    if not Crosswalk.objects.filter(scheme="police-uk").exists():
+    if not Crosswalk.objects.filter(scheme="police-uk", organisation=None).exists():
         crosswalk_save("police-uk", police["categories"], [], note=str(police.get("note", "")))  # type: ignore[arg-type]
 
 
-def crosswalk_latest(scheme: str) -> Crosswalk | None:
-    return Crosswalk.objects.filter(scheme=scheme).order_by("-version").first()
+def crosswalk_latest(scheme: str, organisation: Organisation | None = None) -> Crosswalk | None:
+    """The newest version of ``scheme`` kept by ``organisation`` (None: the reference)."""
+    return (
+        Crosswalk.objects.filter(scheme=scheme, organisation=organisation)
+        .order_by("-version")
+        .first()
+    )
+
+
+def crosswalk_in_force(scheme: str, organisation: Organisation | None) -> Crosswalk | None:
+    """The version that categorises an organisation's sources of ``scheme``: its own newest
+    version, or else the reference version (shipped with the product)."""
+    own = crosswalk_latest(scheme, organisation) if organisation is not None else None
+    return own or crosswalk_latest(scheme)
 
 
 def crosswalk_as_dict(crosswalk: Crosswalk | None) -> tuple[dict[str, int | None], set[str]]:
@@ -74,8 +87,12 @@ def crosswalk_save(
     *,
     note: str = "",
     where: str = "crosswalk",
+    organisation: Organisation | None = None,
+    by_user: str = "",
 ) -> Crosswalk:
-    """Store a crosswalk for ``scheme``, as a new version only if it differs from the latest.
+    """Store ``organisation``'s crosswalk for ``scheme`` (None: the reference), as a new
+    version only if it differs from the one in force for that organisation; the new version
+    records who made it and the version it replaces.
 
     Unknown category codes are rejected with the source value that names them.
     """
@@ -89,11 +106,35 @@ def crosswalk_save(
             )
         wanted[str(value)] = codes[code]
     wanted_excluded = {str(v) for v in exclude}
-    latest = crosswalk_latest(scheme)
-    if latest is not None and crosswalk_as_dict(latest) == (wanted, wanted_excluded):
-        return latest
+    return crosswalk_store(
+        scheme, wanted, wanted_excluded, organisation=organisation, note=note, by_user=by_user
+    )
+
+
+def crosswalk_store(
+    scheme: str,
+    wanted: dict[str, int | None],
+    wanted_excluded: set[str],
+    *,
+    organisation: Organisation | None,
+    note: str = "",
+    by_user: str = "",
+) -> Crosswalk:
+    """Store (value -> category id, excluded values) as ``organisation``'s new version of
+    ``scheme``, unless the version in force for it already says the same."""
+    in_force = crosswalk_in_force(scheme, organisation)
+    if in_force is not None and crosswalk_as_dict(in_force) == (wanted, wanted_excluded):
+        return in_force
+    latest = crosswalk_latest(scheme, organisation)
     version = 1 if latest is None else latest.version + 1
-    crosswalk = Crosswalk.objects.create(scheme=scheme, version=version, note=note[:300])
+    crosswalk = Crosswalk.objects.create(
+        scheme=scheme,
+        organisation=organisation,
+        version=version,
+        note=note[:300],
+        created_by=by_user[:150],
+        replaces=in_force,
+    )
     CrosswalkEntry.objects.bulk_create(
         [
             CrosswalkEntry(crosswalk=crosswalk, source_value=v, category_id=c)

@@ -17,16 +17,18 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 
 from csp_analytics.geo import assign_points
 from csp_platform.areas.models import Area
 from csp_platform.areas.selectors import area_geometry
 from csp_platform.core.errors import BadQuery
+from csp_platform.core.models import Organisation, Partnership
 from csp_platform.incidents.models import (
     AggregateRecord,
     AreaMonthCount,
     Category,
+    Crosswalk,
     ImportBatch,
     Incident,
     Source,
@@ -356,22 +358,53 @@ def _month_span(first: date, last: date) -> list[date]:
     return out
 
 
-def quality_report(source_codes: tuple[str, ...] = ()) -> list[SourceQuality]:
+def sources_visible_to(partnership: Partnership) -> QuerySet[Source]:
+    """The sources a partnership sees: those created through its own pages, and the shared
+    ones (imported by the operator) of the organisations it is made of, e.g. the force's
+    police.uk source. Another partnership's uploads are never among them."""
+    return Source.objects.filter(
+        Q(partnership=partnership)
+        | Q(partnership__isnull=True, organisation__in=partnership.organisations.all())
+    )
+
+
+def batch_list_visible_to(partnership: Partnership) -> QuerySet[ImportBatch]:
+    """Imports a partnership's data page lists: into its visible sources, and made through
+    its own upload page or by the operator (never another partnership's uploads)."""
+    return (
+        ImportBatch.objects.filter(source__in=sources_visible_to(partnership))
+        .filter(Q(partnership=partnership) | Q(partnership__isnull=True))
+        .select_related("source", "organisation")
+        .order_by("-started_at")
+    )
+
+
+def quality_report(
+    source_codes: tuple[str, ...] = (), *, partnership: Partnership | None = None
+) -> list[SourceQuality]:
     """Per source: rows, unlocated rows, rows outside every area, unknown categories, months
-    covered and months missing inside the covered span (a gap, never a zero)."""
-    sources = Source.objects.select_related("organisation").order_by("code")
+    covered and months missing inside the covered span (a gap, never a zero).
+
+    ``partnership``: only the sources it sees (:func:`sources_visible_to`); None (the
+    operator's ``csp quality``): every source."""
+    sources = (
+        (sources_visible_to(partnership) if partnership is not None else Source.objects.all())
+        .select_related("organisation")
+        .order_by("code")
+    )
     if source_codes:
         sources = sources.filter(code__in=source_codes)
         missing = set(source_codes) - set(sources.values_list("code", flat=True))
         if missing:
             raise BadQuery(f"no source called {', '.join(sorted(missing))}")
-    return [_source_quality(s) for s in sources]
+    return [_source_quality(s, partnership) for s in sources]
 
 
-def _source_quality(source: Source) -> SourceQuality:
-    excluded = ImportBatch.objects.filter(source=source).aggregate(
-        n=Sum("rows_excluded"), b=Count("id")
-    )
+def _source_quality(source: Source, partnership: Partnership | None = None) -> SourceQuality:
+    batches = ImportBatch.objects.filter(source=source)
+    if partnership is not None:  # another partnership's uploads are not counted either
+        batches = batches.filter(Q(partnership=partnership) | Q(partnership__isnull=True))
+    excluded = batches.aggregate(n=Sum("rows_excluded"), b=Count("id"))
     if source.kind == Source.Kind.AGGREGATE:
         qs = AggregateRecord.objects.filter(source=source)
         stats = qs.aggregate(
@@ -437,3 +470,48 @@ def _covered_by_longer(month: date, periods: dict[date, int]) -> bool:
 
 def months_array(values: list[date]) -> np.ndarray:
     return np.array([np.datetime64(v, "M") for v in values])
+
+
+# ----------------------------------------------------------------------------------------
+# Categories and crosswalk history
+
+
+def category_list() -> list[tuple[str, str, str]]:
+    """(code, name, theme name) of every canonical category."""
+    return list(
+        Category.objects.select_related("theme")
+        .order_by("theme__order", "name")
+        .values_list("code", "name", "theme__name")
+    )
+
+
+def crosswalk_history(scheme: str, organisation: Organisation | None) -> list[str]:
+    """One line per version of ``organisation``'s crosswalk for ``scheme`` (None: the
+    reference), newest first: who made it, when (UTC), what it replaced and how it differs
+    from that version (values added, removed or moved to another category)."""
+    versions = (
+        Crosswalk.objects.filter(scheme=scheme, organisation=organisation)
+        .select_related("replaces", "replaces__organisation")
+        .order_by("-version")
+    )
+    lines = []
+    for cw in versions:
+        after = _entries(cw)
+        before = _entries(cw.replaces) if cw.replaces else {}
+        changed = sorted(v for v in after.keys() & before.keys() if after[v] != before[v])
+        lines.append(
+            f"{cw}: {cw.created_at:%Y-%m-%d %H:%M} UTC by {cw.created_by or 'unknown'}; "
+            f"replaces {cw.replaces or 'nothing'}; {len(after)} values "
+            f"(+{len(after.keys() - before.keys())} -{len(before.keys() - after.keys())} "
+            f"changed {len(changed)}); {cw.note}"
+        )
+    return lines or [f"no {scheme!r} crosswalk of {organisation or 'the reference'}"]
+
+
+def _entries(crosswalk: Crosswalk) -> dict[str, str]:
+    return {
+        value: "excluded" if excluded else (code or "unknown")
+        for value, code, excluded in crosswalk.entries.values_list(
+            "source_value", "category__code", "excluded"
+        )
+    }

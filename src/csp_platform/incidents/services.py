@@ -24,22 +24,25 @@ from django.utils.text import slugify
 from csp_analytics import io as readers
 from csp_platform.areas.models import Area
 from csp_platform.areas.selectors import AreaIndex
-from csp_platform.core.errors import ImportRejected
-from csp_platform.core.models import Organisation
+from csp_platform.core.errors import BadQuery, ImportRejected
+from csp_platform.core.models import Organisation, Partnership
 from csp_platform.incidents import repository
 from csp_platform.incidents.models import (
     AggregateRecord,
     Crosswalk,
     ImportBatch,
     Incident,
+    LocationPrecision,
     Place,
     Source,
 )
 from csp_platform.incidents.places import LINK_COLUMNS, PlaceIndex
 from csp_platform.incidents.reference import (
     crosswalk_as_dict,
+    crosswalk_in_force,
     crosswalk_latest,
     crosswalk_save,
+    crosswalk_store,
     reference_data_ensure,
 )
 
@@ -57,6 +60,36 @@ AGGREGATE_IDENTITY = "One count per area code, category and period; a repeat is 
 Progress = Callable[[Iterable[Path]], Iterable[Path]]
 
 
+@dataclass(frozen=True)
+class Owner:
+    """Whose an import is (docs/importing.md#ownership).
+
+    ``partnership`` set: an upload through that partnership's page by a member of
+    ``organisation``; it may only add to or create sources of that organisation in that
+    partnership, and every row must lie in the partnership's districts. ``partnership``
+    None: the operator's ``csp import-incidents``, with full power; ``organisation`` (its
+    ``--organisation``) then owns the sources, or, when None, the force ("Falls within") or
+    the mapping's organisation does.
+    """
+
+    organisation: Organisation | None = None
+    partnership: Partnership | None = None
+
+    @property
+    def is_upload(self) -> bool:
+        return self.partnership is not None
+
+
+OPERATOR = Owner()
+
+
+def _names_organisation(name: str, organisation: Organisation) -> bool:
+    """Does a name in a file or mapping ("Cleveland Police") name this organisation?"""
+    return slugify(name)[:80] == organisation.slug or name.strip().casefold() == (
+        organisation.name.strip().casefold()
+    )
+
+
 @dataclass
 class ImportResult:
     """What an import did (or, in a dry run, would do)."""
@@ -71,6 +104,7 @@ class ImportResult:
     rows_without_location: int = 0
     rows_outside_areas: int = 0
     rows_remapped: int = 0  # stored rows given a new category by a changed crosswalk
+    rows_not_map_points: int = 0  # said to be at map points, but not at a police.uk one
     months: set[date] = field(default_factory=set)
 
     @property
@@ -93,7 +127,73 @@ class ImportResult:
                 if self.rows_remapped
                 else ""
             )
+            + (
+                f"; {self.rows_not_map_points} rows the mapping called anonymised map points "
+                "are not at a police.uk map point: stored as exact locations (never published)"
+                if self.rows_not_map_points
+                else ""
+            )
         )
+
+
+class _Confinement:
+    """The areas an upload through a partnership's page may write into: its districts and
+    the areas inside them. A row anywhere else refuses the whole upload."""
+
+    SHOWN = 3  # rows named in the message
+
+    def __init__(self, partnership: Partnership) -> None:
+        self.partnership = partnership
+        codes = list(partnership.districts.values_list("code", flat=True))
+        districts = Area.objects.filter(level="district", code__in=codes)
+        self.districts = set(districts.values_list("id", flat=True))
+        self.areas = self.districts | set(
+            Area.objects.filter(parent__in=districts).values_list("id", flat=True)
+        )
+        self.lsoa_codes = list(
+            Area.objects.filter(level="lsoa", parent__in=districts).values_list("code", flat=True)
+        )
+        self.names = dict(Area.objects.filter(level="district").values_list("id", "name"))
+
+    def _refuse(self, bad: pl.DataFrame, where: str, total: int) -> None:
+        rows = "; ".join(
+            f"{r['file']}: row {r['row']} ({where.format(**r)})"
+            for r in bad.head(self.SHOWN).iter_rows(named=True)
+        )
+        raise ImportRejected(
+            f"{total} row(s) are outside {self.partnership.name}'s districts, e.g. {rows}. "
+            f"An upload can only add rows in the partnership's own districts. "
+            "Nothing was imported."
+        )
+
+    def check_incidents(self, frame: pl.DataFrame, *, shared: bool) -> None:
+        """Refuse rows placed in another district. A row in no district at all (a point in
+        a gap of the generalised boundaries, or no point) passes if the LSOA it gives is
+        one of the partnership's, or, when the source is the partnership's own, if it has
+        no point either (nothing of it shows outside the partnership)."""
+        district = frame["district_id"]
+        outside = district.is_not_null() & ~district.is_in(list(self.districts))
+        given_here = frame["lsoa_given"].is_in(self.lsoa_codes).fill_null(False)
+        unplaced = frame["lon"].is_not_null() | pl.lit(shared)
+        nowhere = district.is_null() & ~given_here & unplaced
+        bad = frame.filter(outside | nowhere)
+        if bad.height:
+            bad = bad.with_columns(
+                pl.when(pl.col("district_id").is_null())
+                .then(pl.lit("in no district of the partnership"))
+                .otherwise(
+                    pl.col("district_id").replace_strict(
+                        self.names, default="another area", return_dtype=pl.String
+                    )
+                )
+                .alias("where")
+            )
+            self._refuse(bad, "{where}", bad.height)
+
+    def check_aggregates(self, frame: pl.DataFrame) -> None:
+        bad = frame.filter(~frame["area_id"].is_in(list(self.areas)).fill_null(False))
+        if bad.height:
+            self._refuse(bad, "area {area_code_given}", bad.height)
 
 
 @dataclass
@@ -110,6 +210,46 @@ def _identity_rule(kind: str, fmt: str) -> str:
     return POLICE_UK_IDENTITY if fmt == "police-uk" else MAPPED_IDENTITY
 
 
+def _owning_organisation(owner: Owner, named: str, named_kind: str, where: str) -> Organisation:
+    """The organisation that owns the source: an uploader's own (and the file or mapping
+    must name it), the operator's ``--organisation``, or the one the file names."""
+    if owner.organisation is not None:
+        if owner.is_upload and not _names_organisation(named, owner.organisation):
+            assert owner.partnership is not None
+            raise ImportRejected(
+                f"{where} is {named!r}, but you upload for {owner.organisation.name}: an upload "
+                f"can only add to or create sources of {owner.organisation.name} in "
+                f"{owner.partnership.name}. Nothing was imported."
+            )
+        return owner.organisation
+    org, _ = Organisation.objects.get_or_create(
+        slug=slugify(named)[:80], defaults={"name": named, "kind": named_kind}
+    )
+    return org
+
+
+def _check_source_owner(source: Source, org: Organisation, owner: Owner) -> None:
+    """An existing source is added to only by its own organisation, and through the page
+    only in the partnership it belongs to (or, for a shared source, any of its partnerships)."""
+    if source.organisation_id == org.pk and (
+        not owner.is_upload or source.partnership_id in (None, owner.partnership.pk)  # type: ignore[union-attr]
+    ):
+        return
+    held_by = source.organisation.name + (
+        f" in {source.partnership.name}" if source.partnership_id else ""  # type: ignore[union-attr]
+    )
+    if owner.is_upload:
+        raise ImportRejected(
+            f"source {source.code!r} belongs to {held_by}: an upload can only add to or create "
+            f"sources of {org.name} in {owner.partnership.name}; give the mapping a source "  # type: ignore[union-attr]
+            "code of your own. Nothing was imported."
+        )
+    raise ImportRejected(
+        f"source {source.code!r} belongs to {held_by}, not {org.name} "
+        "(check --organisation). Nothing was imported."
+    )
+
+
 def _source_for(
     *,
     code: str,
@@ -119,21 +259,25 @@ def _source_for(
     kind: str,
     scheme: str,
     fmt: str,
+    owner: Owner = OPERATOR,
+    where: str = "the source's organisation",
 ) -> Source:
-    org, _ = Organisation.objects.get_or_create(
-        slug=slugify(organisation)[:80], defaults={"name": organisation, "kind": organisation_kind}
-    )
-    source, created = Source.objects.get_or_create(
+    org = _owning_organisation(owner, organisation, organisation_kind, where)
+    source, created = Source.objects.select_related("organisation", "partnership").get_or_create(
         code=code,
         defaults=dict(
             name=name,
             organisation=org,
+            # created through a partnership's page: that partnership's own; else shared
+            partnership=owner.partnership if fmt != "police-uk" else None,
             kind=kind,
             scheme=scheme,
             format=fmt,
             identity_rule=_identity_rule(kind, fmt),
         ),
     )
+    if not created:
+        _check_source_owner(source, org, owner)
     if not created and (source.kind != kind or source.scheme != scheme):
         raise ImportRejected(
             f"source {code!r} already holds {source.get_kind_display().lower()} under the "
@@ -145,9 +289,14 @@ def _source_for(
 class _Importer:
     """The state of one import while it runs inside its transaction."""
 
-    def __init__(self, result: ImportResult, by_user: str) -> None:
+    def __init__(self, result: ImportResult, by_user: str, owner: Owner) -> None:
         self.result = result
         self.by_user = by_user
+        self.owner = owner
+        # whose crosswalk categorises this import's rows (None: the reference)
+        self.crosswalk_organisation: Organisation | None = owner.organisation
+        self.allowed = _Confinement(owner.partnership) if owner.partnership else None
+        self.map_points: pl.DataFrame | None = None  # police.uk map points, when needed
         repository.import_begin()
         self.places: PlaceIndex | None = None
         self.writer: _Writer | None = None
@@ -161,7 +310,7 @@ class _Importer:
 
     def crosswalk(self, scheme: str) -> tuple[Crosswalk | None, dict[str, int | None], set[str]]:
         if scheme not in self.crosswalks:
-            cw = crosswalk_latest(scheme)
+            cw = crosswalk_in_force(scheme, self.crosswalk_organisation)
             self.crosswalks[scheme] = (cw, *crosswalk_as_dict(cw))
         return self.crosswalks[scheme]
 
@@ -173,6 +322,8 @@ class _Importer:
                 crosswalk=self.crosswalk(source.scheme)[0],
                 mapping=mapping,
                 by_user=self.by_user,
+                organisation=self.owner.organisation or source.organisation,
+                partnership=self.owner.partnership,
             )
         return self.batches[source.id]
 
@@ -261,7 +412,11 @@ class _Importer:
         if new.height == 0:
             return
         assert self.places is not None and self.writer is not None, "start_incidents() first"
+        if source.format != "police-uk":
+            new = self._check_map_points(new)
         new, new_places = self.places.match(new)
+        if self.allowed is not None:
+            self.allowed.check_incidents(new, shared=source.partnership_id is None)
         if new_places.height:
             self.writer.submit(repository.places_insert, new_places)
         located = new["lon"].is_not_null()
@@ -309,11 +464,44 @@ class _Importer:
             .alias("area_id"),
         )
         self.result.rows_outside_areas += int(frame["area_id"].is_null().sum())
+        if self.allowed is not None:
+            self.allowed.check_aggregates(frame)
         added = repository.aggregates_insert(frame)
         self._note_months(source, frame)
         self.result.rows_new += added
         batch.rows_new += added
         batch.rows_read += frame.height
+
+    def _check_map_points(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Only police.uk's reader marks anonymised map points: a partner row said to be at
+        one keeps that precision only if it is exactly at a map point a police.uk file put
+        in the store; any other is stored as an exact location, which is never published."""
+        claimed = frame["location_precision"] == LocationPrecision.SNAP_POINT
+        if not claimed.any():
+            return frame
+        if self.map_points is None:
+            self.drain()
+            self.map_points = pl.DataFrame(
+                list(
+                    Place.objects.filter(
+                        location_precision=LocationPrecision.SNAP_POINT,
+                        incidents__source__format="police-uk",
+                    )
+                    .values_list("lon", "lat")
+                    .distinct()
+                ),
+                schema={"lon": pl.Float64, "lat": pl.Float64},
+                orient="row",
+            ).with_columns(pl.lit(True).alias("_map_point"))
+        checked = frame.join(self.map_points, on=["lon", "lat"], how="left", maintain_order="left")
+        false_claim = claimed & checked["_map_point"].is_null()
+        self.result.rows_not_map_points += int(false_claim.sum())
+        return frame.with_columns(
+            pl.when(false_claim)
+            .then(pl.lit(LocationPrecision.EXACT.value))
+            .otherwise(pl.col("location_precision"))
+            .alias("location_precision")
+        )
 
     def _note_unavailable(self, frame: pl.DataFrame) -> pl.Series:
         unavailable = frame["count"].is_null()
@@ -346,6 +534,22 @@ class _Importer:
             )
             batch.save()
         self.result.sources = sorted(b.source.code for b in self.batches.values())
+        self._apply_own_crosswalks()
+
+    def _apply_own_crosswalks(self) -> None:
+        """Rows were categorised with the crosswalk of the import's owner (the reference when
+        the operator named none); a source whose organisation keeps its own version of the
+        scheme (a force's own police.uk crosswalk) is re-mapped with that version."""
+        done: set[tuple[str, int]] = set()
+        for source in Source.objects.filter(pk__in=list(self.touched)).select_related(
+            "organisation"
+        ):
+            key = (source.scheme, source.organisation_id)
+            if key in done or source.organisation == self.crosswalk_organisation:
+                continue
+            done.add(key)
+            if crosswalk_latest(source.scheme, source.organisation) is not None:
+                self.result.rows_remapped += crosswalk_remap(source.scheme, source.organisation)
 
 
 def _monthly_increments(counts: pl.DataFrame) -> pl.DataFrame:
@@ -374,12 +578,15 @@ def _monthly_increments(counts: pl.DataFrame) -> pl.DataFrame:
 
 
 def _run(
-    result: ImportResult, work: Callable[[_Importer], list[readers.FileInfo]], by_user: str
+    result: ImportResult,
+    work: Callable[[_Importer], list[readers.FileInfo]],
+    by_user: str,
+    owner: Owner,
 ) -> ImportResult:
     reference_data_ensure()
     try:
         with transaction.atomic():
-            importer = _Importer(result, by_user)
+            importer = _Importer(result, by_user, owner)
             try:
                 result.files = work(importer)
                 importer.finish(result.files)
@@ -505,10 +712,14 @@ def police_uk_import(
     progress: Progress | None = None,
     by_user: str = "",
     block_bytes: int = readers.DEFAULT_BLOCK_BYTES,
+    owner: Owner = OPERATOR,
 ) -> ImportResult:
     """Import data.police.uk street-level files; one source per force ("Falls within").
 
-    Files are read ``block_bytes`` at a time (memory does not grow with the file)."""
+    The force's source is shared with every partnership the force belongs to, and owned by
+    the force (or the operator's ``owner.organisation``). Through a partnership's upload
+    page only a member of the force may add to it, and only rows in that partnership's
+    districts. Files are read ``block_bytes`` at a time (memory does not grow with them)."""
     files = readers.police_uk_files(paths)
     _check_files(files)
 
@@ -531,7 +742,7 @@ def police_uk_import(
             ahead.close()
         return infos
 
-    return _run(ImportResult(dry_run), work, by_user)
+    return _run(ImportResult(dry_run), work, by_user, owner)
 
 
 def _police_file(
@@ -556,6 +767,8 @@ def _police_file(
                     kind=Source.Kind.INCIDENTS,
                     scheme="police-uk",
                     fmt="police-uk",
+                    owner=importer.owner,
+                    where=f"{path.name}: 'Falls within'",
                 )
             part = parts.get((force,), block.frame.clear())
             importer.add_incidents(part, read_of_force, sources[force], None)
@@ -580,23 +793,17 @@ def mapped_import(
     dry_run: bool = False,
     progress: Progress | None = None,
     by_user: str = "",
+    owner: Owner = OPERATOR,
 ) -> ImportResult:
-    """Import partner CSV/XLSX files described by a mapping (incidents or aggregate counts)."""
+    """Import partner CSV/XLSX files described by a mapping (incidents or aggregate counts).
+
+    The source belongs to ``owner.organisation`` (an uploader's own, which the mapping must
+    name) or the mapping's organisation; the mapping's categories become that
+    organisation's crosswalk for the scheme and re-map that organisation's sources only."""
     files = readers.mapped_files(paths)
     _check_files(files)
 
     def work(importer: _Importer) -> list[readers.FileInfo]:
-        before = crosswalk_latest(mapping.scheme)
-        saved = crosswalk_save(
-            mapping.scheme,
-            mapping.categories,
-            mapping.exclude,
-            note=f"from {Path(mapping.file).name}",
-            where=mapping.file,
-        )
-        if before is not None and saved.pk != before.pk:
-            importer.result.rows_remapped = crosswalk_remap(mapping.scheme)
-        importer.crosswalks.pop(mapping.scheme, None)
         source = _source_for(
             code=mapping.source_code,
             name=mapping.source_name,
@@ -605,7 +812,24 @@ def mapped_import(
             kind=mapping.kind,
             scheme=mapping.scheme,
             fmt="mapped",
+            owner=importer.owner,
+            where=f"{Path(mapping.file).name}: the mapping's source.organisation",
         )
+        org = source.organisation
+        before = crosswalk_in_force(mapping.scheme, org)
+        saved = crosswalk_save(
+            mapping.scheme,
+            mapping.categories,
+            mapping.exclude,
+            note=f"from {Path(mapping.file).name}",
+            where=mapping.file,
+            organisation=org,
+            by_user=importer.by_user,
+        )
+        if before is not None and saved.pk != before.pk:
+            importer.result.rows_remapped = crosswalk_remap(mapping.scheme, org)
+        importer.crosswalk_organisation = org
+        importer.crosswalks.pop(mapping.scheme, None)
         infos = []
         aggregate = mapping.kind == "aggregate"
         importer.crosswalk(mapping.scheme)
@@ -642,7 +866,7 @@ def mapped_import(
             ahead.close()
         return infos
 
-    return _run(ImportResult(dry_run), work, by_user)
+    return _run(ImportResult(dry_run), work, by_user, owner)
 
 
 def _check_files(files: Sequence[Path]) -> None:
@@ -698,16 +922,20 @@ def aggregate_counts_rebuild(source: Source) -> None:
     repository.aggregate_counts_replace(source.id, table)
 
 
-def crosswalk_remap(scheme: str) -> int:
-    """Give the stored records of every source under ``scheme`` the categories of its
-    latest crosswalk, and recount their monthly counts; returns the rows changed.
+def crosswalk_remap(scheme: str, organisation: Organisation | None = None) -> int:
+    """Give the stored records of ``organisation``'s sources under ``scheme`` (every
+    organisation's, when None) the categories of the crosswalk in force for their
+    organisation, and recount their monthly counts; returns the rows changed.
 
     A value the crosswalk no longer maps (or now excludes) is left without a category: the
     rows are kept, never deleted, and ``csp quality`` lists them as unknown.
     """
-    mapped, _ = crosswalk_as_dict(crosswalk_latest(scheme))
     changed = 0
-    for source in Source.objects.filter(scheme=scheme):
+    sources = Source.objects.filter(scheme=scheme).select_related("organisation")
+    if organisation is not None:
+        sources = sources.filter(organisation=organisation)
+    for source in sources:
+        mapped, _ = crosswalk_as_dict(crosswalk_in_force(scheme, source.organisation))
         aggregate = source.kind == Source.Kind.AGGREGATE
         rows = (AggregateRecord if aggregate else Incident).objects.filter(source=source)
         n = (
@@ -730,6 +958,40 @@ def crosswalk_remap(scheme: str) -> int:
             repository.monthly_counts_rebuild(source.id, months)
         changed += n
     return changed
+
+
+@transaction.atomic
+def crosswalk_revert(
+    *,
+    scheme: str,
+    organisation: Organisation | None,
+    to_version: int,
+    from_reference: bool = False,
+    by_user: str = "",
+) -> tuple[Crosswalk, int]:
+    """Put back an earlier version of an organisation's crosswalk (``from_reference``: a
+    version of the shipped reference): a new version with its entries, recording who and
+    the version it replaces, then re-map that organisation's sources. Returns the new
+    version (or the one in force, if it already said the same) and the rows re-mapped."""
+    source_org = None if from_reference else organisation
+    target = Crosswalk.objects.filter(
+        scheme=scheme, organisation=source_org, version=to_version
+    ).first()
+    if target is None:
+        owner = "the reference" if source_org is None else source_org.name
+        raise BadQuery(f"no version {to_version} of {owner}'s {scheme!r} crosswalk")
+    mapped, excluded = crosswalk_as_dict(target)
+    before = crosswalk_in_force(scheme, organisation)
+    saved = crosswalk_store(
+        scheme,
+        mapped,
+        excluded,
+        organisation=organisation,
+        note=f"revert to {target}",
+        by_user=by_user,
+    )
+    remapped = crosswalk_remap(scheme, organisation) if before != saved else 0
+    return saved, remapped
 
 
 def incidents_relink_areas(progress: Progress | None = None) -> int:

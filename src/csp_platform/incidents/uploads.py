@@ -20,7 +20,7 @@ from django.utils.text import get_valid_filename
 
 from csp_platform.core.errors import ImportRejected
 from csp_platform.incidents import services
-from csp_platform.incidents.services import ImportResult
+from csp_platform.incidents.services import ImportResult, Owner
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +48,14 @@ def upload_import(
     upload: UploadedFile[bytes],
     fmt: str,
     by_user: str,
+    owner: Owner,
     mapping_name: str = "",
     mapping_upload: UploadedFile[bytes] | None = None,
     dry_run: bool = False,
 ) -> UploadOutcome:
-    """Import one uploaded file; a rejection (or any failure to read it) imports nothing."""
+    """Import one uploaded file for ``owner`` (the uploader's organisation in their
+    partnership: docs/importing.md#ownership); a rejection (or any failure to read it)
+    imports nothing."""
     root = Path(settings.VAR_DIR) / "uploads"
     root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=root, prefix="upload-") as tmp:
@@ -67,10 +70,12 @@ def upload_import(
                 )
                 mapping = services.mapping_load(mapping_path)
                 result = services.mapped_import(
-                    [path], mapping=mapping, dry_run=dry_run, by_user=by_user
+                    [path], mapping=mapping, dry_run=dry_run, by_user=by_user, owner=owner
                 )
             else:
-                result = services.police_uk_import([path], dry_run=dry_run, by_user=by_user)
+                result = services.police_uk_import(
+                    [path], dry_run=dry_run, by_user=by_user, owner=owner
+                )
         except ImportRejected as exc:
             return UploadOutcome(None, str(exc).replace(str(folder) + "/", ""), path.name)
         except Exception:  # the import is one transaction: whatever failed, nothing was written

@@ -12,20 +12,21 @@ from csp_platform.core.cache import cached
 from csp_platform.core.permissions import Perm, requires
 from csp_platform.incidents import selectors, uploads
 from csp_platform.incidents.forms import UploadForm
-from csp_platform.incidents.models import ImportBatch
 from csp_platform.incidents.scope import access_for
+from csp_platform.incidents.services import Owner
 
 
 @require_GET
 @requires(Perm.VIEW_DATA)
 def data(request: HttpRequest, partnership: str) -> HttpResponse:
+    scope = request.membership.partnership  # type: ignore[attr-defined]
     context = {
         "quality": cached(
-            ["quality"],
-            selectors.quality_report,
+            ["quality", scope.pk],
+            lambda: selectors.quality_report(partnership=scope),
             audience=access_for(request.membership).audience,  # type: ignore[attr-defined]
         ),
-        "batches": ImportBatch.objects.select_related("source").order_by("-started_at")[:20],
+        "batches": selectors.batch_list_visible_to(scope)[:20],
     }
     return render(request, "incidents/data.html", context)
 
@@ -49,6 +50,10 @@ def _upload(request: HttpRequest, partnership: str) -> HttpResponse:
             upload=form.cleaned_data["file"],
             fmt=form.cleaned_data["format"],
             by_user=request.user.get_username(),
+            owner=Owner(
+                organisation=request.membership.organisation,  # type: ignore[attr-defined]
+                partnership=request.membership.partnership,  # type: ignore[attr-defined]
+            ),
             mapping_name=form.cleaned_data.get("mapping") or "",
             mapping_upload=form.cleaned_data.get("mapping_file"),
             dry_run=form.cleaned_data.get("dry_run", False),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from csp_platform.core.models import AuditAction, AuditEvent
+from csp_platform.core.models import AuditAction, AuditEvent, Membership
 from csp_platform.core.permissions import Perm
 from csp_platform.incidents.models import ImportBatch
 from tests.platform.web.conftest import HARTLEPOOL_WARD, MIDDLEHAVEN, MIDDLESBROUGH, ROLE_OF
@@ -56,12 +56,29 @@ VIEWS: dict[str, tuple[dict[str, str], str, tuple[str, ...], frozenset[str], Per
     "core:agreements": (
         {}, "", GET, frozenset({"manager", "administrator", "auditor"}), Perm.VIEW_AGREEMENTS
     ),
+    "members:list": ({}, "", ("GET", "POST"), frozenset({"administrator"}), Perm.MANAGE_MEMBERS),
+    # member_id: the Middlesbrough membership of the persona named (resolved in url())
+    "members:change": (
+        {"member_id": "councillor"}, "", ("GET", "POST"), frozenset({"administrator"}),
+        Perm.MANAGE_MEMBERS,
+    ),
+    "members:remove": (
+        {"member_id": "councillor"}, "", ("GET", "POST"), frozenset({"administrator"}),
+        Perm.MANAGE_MEMBERS,
+    ),
 }  # fmt: skip
+# What an empty POST gets from someone allowed (the forms refuse it; a removal needs none).
+POST_ANSWER = {"members:list": 400, "members:change": 400, "members:remove": 302}
 VISITORS = [*ROLE_OF, "no_membership", "anonymous"]
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 
 
 def url(name: str, kwargs: dict[str, str], query: str, partnership: str = MIDDLESBROUGH) -> str:
+    if "member_id" in kwargs:
+        member = Membership.objects.get(
+            user__username=kwargs["member_id"], partnership__slug=MIDDLESBROUGH
+        )
+        kwargs = {**kwargs, "member_id": str(member.pk)}
     path = reverse(name, kwargs={"partnership": partnership, **kwargs})
     return f"{path}?{query}" if query else path
 
@@ -80,6 +97,8 @@ def expected_status(name: str, visitor: str, method: str) -> int:
         return 403
     if method not in answers:
         return 405
+    if method == "POST" and name in POST_ANSWER:
+        return POST_ANSWER[name]
     return 200  # (an empty POST to the upload page shows the form again, imports nothing)
 
 

@@ -42,6 +42,8 @@ from tests.platform.web.conftest import (
     police_files,
     totp_next,
 )
+from tests.platform.web.files import police_rows_in
+from tests.platform.web.test_ownership import member
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -307,15 +309,20 @@ def test_ward_profile_sia_and_forecast_pages_are_readable_and_printable(live_wor
 
 
 def test_upload_a_file_and_see_the_all_or_nothing_result(live_world, visit, tmp_path):
-    v = visit("data_manager", axe=True)
+    # police.uk rows are added by a member of the force, for their partnership's district
+    member(MIDDLESBROUGH, "cleveland-police")
+    v = visit(f"data_manager-cleveland-police-in-{MIDDLESBROUGH}", axe=True)
     page = v.go(f"/p/{MIDDLESBROUGH}/data/")
     assert "Cleveland Police street-level crime" in page.inner_text("#sources-table")
     v.check_accessibility("data page")
     v.screenshot("data")
 
-    good = police_files(("2018-10",))[0]
-    bad = tmp_path / "2018-10-cleveland-street.csv"
-    lines = good.read_text().splitlines()
+    name, content, _ = police_rows_in(MIDDLESBROUGH)
+    (tmp_path / "good").mkdir()
+    good = tmp_path / "good" / name
+    good.write_bytes(content)
+    bad = tmp_path / name
+    lines = content.decode().splitlines()
     lines[700] = lines[700].replace("2018-10", "2018-1X", 1)
     bad.write_text("\n".join(lines) + "\n")
     before = Incident.objects.count()
@@ -504,3 +511,57 @@ def test_a_location_text_is_shown_as_text_in_the_maps_tooltips(live_world, visit
     tooltip = page.locator(".leaflet-tooltip").last
     assert HOSTILE in tooltip.inner_text()
     assert page.locator("#injected-img, #injected-link").count() == 0
+
+
+def test_an_administrator_manages_members_on_the_members_page(live_world, visit):
+    v = visit("administrator", axe=True)
+    page = v.go(f"/p/{MIDDLESBROUGH}/")
+    page.click("#navigation a:has-text('Members')")
+    page.wait_for_selector("#members-table")
+    assert page.locator("#members-table tr[data-member='councillor']").count() == 1
+    v.check_accessibility("members")
+    v.screenshot("members")
+
+    # invite someone new: the page shows the one-time link
+    page.fill("#invite-username", "new.officer")
+    page.select_option("#invite-organisation", label="Cleveland Fire Brigade")
+    page.select_option("#invite-role", "partner_officer")
+    page.click("#invite-button")
+    page.wait_for_selector("#set-password-link")
+    link = page.inner_text("#set-password-link")
+    assert "/set-password/" in link
+    v.check_accessibility("member invited")
+
+    # a mistake is explained next to the field (a user that exists already)
+    page.fill("#add-username", "no-such-user")
+    page.select_option("#add-organisation", label="Middlesbrough Council")
+    page.click("#add-button")
+    page.wait_for_selector(".govuk-error-summary")
+    assert "invite them instead" in page.inner_text(".govuk-error-summary")
+    v.check_accessibility("members error")
+
+    # change the councillor into an analyst
+    page.click("#members-table tr[data-member='councillor'] a:has-text('Change')")
+    page.wait_for_selector("#change-form")
+    v.check_accessibility("change member")
+    page.select_option("#change-role", "analyst")
+    page.click("#change-button")
+    page.wait_for_selector("#member-done")
+    row = page.inner_text("#members-table tr[data-member='councillor']")
+    assert "Analyst" in row
+
+    # the invited person sets a password with the link, once
+    guest = v.context.browser.new_context(viewport=VIEWPORT, bypass_csp=True)
+    try:
+        other = guest.new_page()
+        other.goto(link)
+        other.wait_for_selector("#set-password-form")
+        v.page, saved = other, v.page
+        v.check_accessibility("set password")
+        other.fill("#id_new_password1", PASSWORD)
+        other.fill("#id_new_password2", PASSWORD)
+        other.click("#set-password-button")
+        other.wait_for_selector("#password-set")
+        v.page = saved
+    finally:
+        guest.close()

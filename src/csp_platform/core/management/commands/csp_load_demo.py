@@ -67,7 +67,7 @@ class Command(CspCommand):
         say("")
         say("CSP Hub demo is ready: http://127.0.0.1:8000/")
         say("Sign in to the Middlesbrough partnership as any of these (one per role; new")
-        say("passwords each time the demo loads; 'demo' also opens the admin site):")
+        say("passwords each time the demo loads; 'demo' manages members on the Members page):")
         width = max(len(login.username) for login in logins)
         for login in logins:
             say(f"  {login.username.ljust(width)}  {login.password}  ({login.role})")
