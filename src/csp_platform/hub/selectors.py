@@ -35,7 +35,7 @@ from csp_platform.analysis.periods import Period, add_months, period_months
 from csp_platform.areas.models import Area
 from csp_platform.areas.selectors import area_geometry
 from csp_platform.core.cache import EVERYONE, cached
-from csp_platform.core.models import Membership
+from csp_platform.core.models import Membership, Partnership
 from csp_platform.incidents import scope as scopes
 from csp_platform.incidents import selectors as incident_selectors
 from csp_platform.incidents.models import Category, Incident, LocationPrecision, Source, Theme
@@ -139,10 +139,13 @@ class Choices:
 def filter_choices(membership: Membership) -> Choices:
     """What the filter form offers the membership (cached until the data change)."""
     access = scopes.access_for(membership)
-    return cached(["choices"], lambda: _choices(access), audience=access.audience)
+    partnership = membership.partnership
+    return cached(
+        ["choices"], lambda: _choices(access, partnership), audience=access.audience
+    )
 
 
-def _choices(access: scopes.Access) -> Choices:
+def _choices(access: scopes.Access, partnership: Partnership) -> Choices:
     found = scopes.months_with_data()
     return Choices(
         districts=scopes.areas_of_level("district", access),

@@ -67,8 +67,9 @@ VIEWS: dict[str, tuple[dict[str, str], str, tuple[str, ...], frozenset[str], Per
         Perm.MANAGE_MEMBERS,
     ),
 }  # fmt: skip
-# What an empty POST gets from someone allowed (the forms refuse it; a removal needs none).
-POST_ANSWER = {"members:list": 400, "members:change": 400, "members:remove": 302}
+# What an empty POST gets from someone allowed (the add form refuses it, the change form
+# shows itself again, a removal needs nothing).
+POST_ANSWER = {"members:list": 400, "members:change": 200, "members:remove": 302}
 VISITORS = [*ROLE_OF, "no_membership", "anonymous"]
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 

@@ -39,7 +39,6 @@ from tests.platform.web.conftest import (
     build_world,
     csp_json,
     personas_create,
-    police_files,
     totp_next,
 )
 from tests.platform.web.files import police_rows_in

@@ -16,7 +16,7 @@ from django.utils import timezone
 from csp_platform.core import services
 from csp_platform.core.middleware import STARTED
 from tests.platform.test_conventions import walk
-from tests.platform.web.conftest import MIDDLESBROUGH, PASSWORD, totp_next
+from tests.platform.web.conftest import MIDDLESBROUGH, PASSWORD, VerifiedClient, totp_next
 
 SIGN_IN = "/sign-in/"
 PAUSED = "Signing in is paused"
@@ -267,7 +267,7 @@ def test_the_security_headers_are_on_every_page(personas):
     # Every URL of the site, signed in as the partnership's administrator (who may open all
     # of them), each from a fresh session (one of them signs out).
     for name, _ in walk(get_resolver()):
-        client = Client()
+        client = VerifiedClient()
         client.force_login(personas["administrator"])
         pages.append((name, client.get(_address(name))))
     anonymous = Client()
@@ -276,7 +276,7 @@ def test_the_security_headers_are_on_every_page(personas):
         ("redirect to sign-in", anonymous.get(reverse("hub:hub", args=[MIDDLESBROUGH]))),
         ("admin sign-in", anonymous.get("/admin/login/")),
     ]
-    councillor = Client()
+    councillor = VerifiedClient()
     councillor.force_login(personas["councillor"])
     pages += [
         ("403", councillor.get(reverse("hub:forecast", args=[MIDDLESBROUGH]))),
