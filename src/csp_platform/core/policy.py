@@ -256,8 +256,11 @@ def visible(user: Any, resource: str, queryset: QuerySet[M], action: str = "view
     partnerships = [p for p, role in subject.roles.items() if role in allowed]
     condition = Q(**{f"{policy.partnership_field}__in": partnerships})
     if action in policy.grant_actions:
-        granted = Grant.objects.filter(_granted_ids_q(subject, resource)).values("target_id")
-        condition |= Q(**{f"{policy.public_id_field}__in": granted})
+        # Read as a list (the ids are few), so each is converted by the public id's own
+        # field (a UUID is stored without hyphens on SQLite, as a uuid on PostgreSQL).
+        granted = Grant.objects.filter(_granted_ids_q(subject, resource))
+        ids = list(granted.values_list("target_id", flat=True).distinct())
+        condition |= Q(**{f"{policy.public_id_field}__in": ids})
     return queryset.filter(condition)
 
 

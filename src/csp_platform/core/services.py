@@ -501,10 +501,7 @@ def _recipient_organisations(
         return [organisation]
     if panel is not None:
         return list(
-            Organisation.objects.filter(
-                memberships__partnership_id=panel.partnership_id,
-                memberships__user__in=panel.members.all(),
-            ).distinct()
+            Organisation.objects.filter(memberships__user__in=panel.members.all()).distinct()
         )
     return list(Organisation.objects.filter(memberships__user=user).distinct())
 
@@ -528,8 +525,8 @@ def grant_create(
     Refused (:class:`NotPermitted`) unless ``by`` may ``share`` the record (core/policy.py),
     exactly one grantee is named, the expiry is in the future, and an active
     information-sharing agreement lets the record's owner share its data class with every
-    recipient organisation for ``purpose`` (:func:`isa_check`; a panel's are its members'
-    organisations in the partnership). Audited as a disclosure to the grantee."""
+    recipient organisation for ``purpose`` (:func:`isa_check`; a panel's are the organisations its
+    members work for). Audited as a disclosure to the grantee."""
     declared = policy.policy_for(resource)
     subject = policy.subject_for(by.user)
     decision = policy.decide(subject, declared, "share", record)
