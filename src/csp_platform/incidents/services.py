@@ -174,8 +174,8 @@ class _Confinement:
         district = frame["district_id"]
         outside = district.is_not_null() & ~district.is_in(list(self.districts))
         given_here = frame["lsoa_given"].is_in(self.lsoa_codes).fill_null(False)
-        unplaced = frame["lon"].is_not_null() | pl.lit(shared)
-        nowhere = district.is_null() & ~given_here & unplaced
+        must_be_placed = frame["lon"].is_not_null() | pl.lit(shared)
+        nowhere = district.is_null() & ~given_here & must_be_placed
         bad = frame.filter(outside | nowhere)
         if bad.height:
             bad = bad.with_columns(
