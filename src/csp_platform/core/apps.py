@@ -8,7 +8,12 @@ class CoreConfig(AppConfig):
     label = "core"
 
     def ready(self) -> None:
+        from django.utils.module_loading import autodiscover_modules
+
         from csp_platform.core import checks  # noqa: F401 - registers the deploy check
+
+        # Each app declares its resources beside its models, in its policy.py (core/policy.py).
+        autodiscover_modules("policy")
 
 
 class CspAdminConfig(admin_apps.AdminConfig):

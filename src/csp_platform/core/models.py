@@ -11,6 +11,8 @@ Information-sharing agreements are data (:class:`SharingAgreement`).
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 
@@ -247,3 +249,96 @@ class SharingAgreement(models.Model):
     def condition_labels(self) -> list[str]:
         choices = ProcessingCondition
         return [choices(v).label if v in choices.values else v for v in self.conditions]
+
+
+class Panel(models.Model):
+    """A multi-agency panel of a partnership (PSG, HRAP, VEMT, MARAC): named users who may
+    be granted records (core/policy.py). Its public identifier is a random UUID."""
+
+    class Kind(models.TextChoices):
+        PSG = "psg", "Problem Solving Group"
+        HRAP = "hrap", "High Risk ASB Panel"
+        VEMT = "vemt", "Vulnerable, Exploited, Missing and Trafficked"
+        MARAC = "marac", "Multi-Agency Risk Assessment Conference"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    partnership = models.ForeignKey(Partnership, on_delete=models.CASCADE, related_name="panels")
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="panels", blank=True)
+
+    class Meta:
+        ordering = ["partnership__name", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["partnership", "name"], name="panel_name_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+
+class Grant(models.Model):
+    """A record shared with an organisation, a panel or a named user, under an active
+    information-sharing agreement and until an expiry (core/policy.py). Written only by
+    ``core.services.grant_create`` and ``grant_revoke``, each audited; never deleted (a
+    revoked grant keeps its ``revoked_at``)."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    target_type = models.CharField(max_length=60)  # a declared policy's resource name
+    target_id = models.CharField(max_length=120)  # the record's public (random) identifier
+    owner = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="grants_made"
+    )  # the organisation that shares it (s.115: its decision)
+    organisation = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="grants"
+    )
+    panel = models.ForeignKey(
+        Panel, null=True, blank=True, on_delete=models.PROTECT, related_name="grants"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="grants",
+    )
+    agreement = models.ForeignKey(
+        SharingAgreement, on_delete=models.PROTECT, related_name="grants"
+    )
+    data_class = models.CharField(max_length=30, choices=DataClass.choices)
+    purpose = models.CharField(max_length=200)
+    expires_at = models.DateTimeField()
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="grants_given",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["target_type", "target_id"], name="grant_target")]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(organisation__isnull=False, panel__isnull=True, user__isnull=True)
+                    | models.Q(organisation__isnull=True, panel__isnull=False, user__isnull=True)
+                    | models.Q(organisation__isnull=True, panel__isnull=True, user__isnull=False)
+                ),
+                name="grant_one_grantee",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.target_type} {self.target_id} to {self.grantee_label}"
+
+    @property
+    def grantee_label(self) -> str:
+        if self.organisation_id:
+            return f"organisation {self.organisation}"
+        if self.panel_id:
+            return f"panel {self.panel}"
+        return f"user {self.user}"

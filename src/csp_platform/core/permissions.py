@@ -130,12 +130,12 @@ def requires(perm: Perm) -> Callable[[View], View]:
     def decorate(view: View) -> View:
         @wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            from csp_platform.core import selectors  # selectors import this module's Perm
+            from csp_platform.core import policy  # the policy reads this module's table
 
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             try:
-                membership = selectors.membership_get_for(request.user, kwargs["partnership"])
+                membership = policy.member_of(request.user, kwargs["partnership"])
             except Http404:
                 event(
                     "partnership refused (not a member)",
@@ -145,7 +145,7 @@ def requires(perm: Perm) -> Callable[[View], View]:
                     perm=perm.value,
                 )
                 raise
-            if not role_allows(membership.role, perm):
+            if not policy.membership_allows(membership, policy.PARTNERSHIP, perm.value):
                 event(
                     "permission denied",
                     request,

@@ -19,11 +19,12 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from csp_platform.core import audit, permissions
+from csp_platform.core import audit, permissions, policy
 from csp_platform.core.models import (
     AuditAction,
     AuditEvent,
     Membership,
+    Panel,
     SharingAgreement,
 )
 
@@ -54,7 +55,7 @@ def data_owner(membership: Membership) -> bool:
 
 def audit_events_visible_to(membership: Membership) -> QuerySet[AuditEvent]:
     """Every audited event of the membership's partnership, for roles with VIEW_AUDIT."""
-    if not permissions.role_allows(membership.role, permissions.Perm.VIEW_AUDIT):
+    if not policy.membership_allows(membership, policy.AUDIT_EVENT, "view"):
         return AuditEvent.objects.none()
     return AuditEvent.objects.filter(partnership_id=membership.partnership_id)
 
@@ -100,7 +101,7 @@ def audit_seen_for(
     For the record's owners (``audit.owner`` declares them per target type) and auditors;
     any other member gets 403 (PermissionDenied). A target outside the partnership is a 404
     (the owner check of areas and partnerships raises it)."""
-    auditor = permissions.role_allows(membership.role, permissions.Perm.VIEW_AUDIT)
+    auditor = policy.membership_allows(membership, policy.AUDIT_EVENT, "view")
     owns = audit.is_owner(membership, target_type, target_id)
     if not (owns or auditor):
         raise PermissionDenied
@@ -145,3 +146,26 @@ def agreements_due_for_review(
             SharingAgreement.Status.SUSPENDED,
         ],
     )
+
+
+# ----------------------------------------------------------------------------------------
+# Panels and grants (core/policy.py decides; the filter is in the query)
+
+
+def panel_list_visible_to(user: User) -> QuerySet[Panel]:
+    """The panels the user may see: those of partnerships where their role may (the policy's
+    ``panel`` resource), and those they sit on."""
+    qs = Panel.objects.select_related("partnership")
+    if not user.is_authenticated:
+        return qs.none()
+    mine = Panel.objects.filter(members=user.pk).values("pk")
+    return (policy.visible(user, policy.PANEL, qs) | qs.filter(pk__in=mine)).distinct()
+
+
+def panel_get_for(user: User, public_id: str, *, action: str = "view") -> Panel:
+    """One panel by its UUID: 404 for an outsider, 403 for an insider without the right."""
+    if action == "view" and user.is_authenticated:
+        sits = Panel.objects.filter(uuid=policy.uuid_or_404(public_id), members=user.pk).first()
+        if sits is not None:
+            return sits
+    return policy.get_for(user, policy.PANEL, Panel.objects.all(), public_id, action)

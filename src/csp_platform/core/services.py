@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +21,17 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from csp_platform.areas.models import Area
-from csp_platform.core import audit
+from csp_platform.core import audit, policy
 from csp_platform.core.errors import ImportRejected, NotPermitted
 from csp_platform.core.models import (
     AuditAction,
     AuditEvent,
     DataClass,
+    Grant,
     LegalBasis,
     Membership,
     Organisation,
+    Panel,
     Partnership,
     ProcessingCondition,
     Role,
@@ -468,3 +470,141 @@ def second_factor_reset(user: AbstractBaseUser) -> int:
         qs.delete()
     user_sessions_end(user)
     return removed
+
+
+# ----------------------------------------------------------------------------------------
+# Panels and grants of records (core/policy.py): each write audited
+
+
+@transaction.atomic
+def panel_create(
+    *, by: Membership, name: str, kind: str, members: list[Any] | None = None
+) -> Panel:
+    """A panel of the administrator's partnership, audited as a collection."""
+    if not policy.membership_allows(by, policy.PANEL, "manage"):
+        raise NotPermitted("Only the partnership's administrators create panels.")
+    if kind not in Panel.Kind.values:
+        raise ImportRejected(f"kind: {kind!r} is not one of {', '.join(Panel.Kind.values)}")
+    panel = Panel.objects.create(partnership=by.partnership, name=name.strip(), kind=kind)
+    users = members or []
+    panel.members.set(users)
+    audit.record(
+        action=AuditAction.COLLECTION,
+        actor=by.user,
+        membership=by,
+        target=("panel", str(panel.uuid)),
+        after={"name": panel.name, "kind": kind, "members": sorted(u.pk for u in users)},
+    )
+    return panel
+
+
+def _recipient_organisations(
+    organisation: Organisation | None, panel: Panel | None, user: Any
+) -> list[Organisation]:
+    if organisation is not None:
+        return [organisation]
+    if panel is not None:
+        return list(
+            Organisation.objects.filter(memberships__user__in=panel.members.all()).distinct()
+        )
+    return list(Organisation.objects.filter(memberships__user=user).distinct())
+
+
+@transaction.atomic
+def grant_create(
+    *,
+    by: Membership,
+    resource: str,
+    record: policy.Record,
+    purpose: str,
+    expires_at: datetime,
+    organisation: Organisation | None = None,
+    panel: Panel | None = None,
+    user: Any = None,
+    data_class: str | None = None,
+    request: HttpRequest | None = None,
+) -> Grant:
+    """Share one record with an organisation, a panel or a named user until ``expires_at``.
+
+    Refused (:class:`NotPermitted`) unless ``by`` may ``share`` the record (core/policy.py),
+    exactly one grantee is named, the expiry is in the future, and an active
+    information-sharing agreement lets the record's owner share its data class with every
+    recipient organisation for ``purpose`` (:func:`isa_check`; a panel's are the organisations its
+    members work for). Audited as a disclosure to the grantee."""
+    declared = policy.policy_for(resource)
+    subject = policy.subject_for(by.user)
+    decision = policy.decide(subject, declared, "share", record)
+    if decision is not policy.Decision.ALLOW or record.partnership_id != by.partnership_id:
+        raise NotPermitted(f"You may not share this {resource}.")
+    if sum(x is not None for x in (organisation, panel, user)) != 1:
+        raise ImportRejected("grantee: name exactly one organisation, panel or user")
+    if panel is not None and panel.partnership_id != by.partnership_id:
+        raise NotPermitted("The panel belongs to another partnership.")
+    if expires_at <= timezone.now():
+        raise ImportRejected("expires_at: a grant's expiry must be in the future")
+    data_class = data_class or declared.data_class
+    owner = (
+        Organisation.objects.get(pk=record.organisation_id)
+        if record.organisation_id is not None
+        else by.organisation
+    )
+    recipients = _recipient_organisations(organisation, panel, user)
+    if not recipients:
+        raise OutsideAgreement("The grantee works for no organisation an agreement could cover.")
+    agreements = [isa_check(owner, to, data_class, purpose) for to in recipients]
+    grant = Grant.objects.create(
+        target_type=resource,
+        target_id=record.public_id,
+        owner=owner,
+        organisation=organisation,
+        panel=panel,
+        user=user,
+        agreement=agreements[0],
+        data_class=data_class,
+        purpose=purpose.strip(),
+        expires_at=expires_at,
+        granted_by=by.user,
+    )
+    audit.record(
+        action=AuditAction.DISCLOSURE,
+        actor=by.user,
+        membership=by,
+        request=request,
+        target=(resource, record.public_id),
+        recipient=grant.grantee_label,
+        purpose=grant.purpose,
+        detail={
+            "grant": str(grant.uuid),
+            "agreements": sorted({a.reference for a in agreements}),
+            "data_class": data_class,
+            "expires_at": expires_at.isoformat(),
+        },
+    )
+    return grant
+
+
+@transaction.atomic
+def grant_revoke(*, grant: Grant, by: Membership, request: HttpRequest | None = None) -> Grant:
+    """End a grant now (it stays, with ``revoked_at``); audited as an alteration. Effective
+    on the grantee's next request: nothing about it is cached."""
+    grant = Grant.objects.select_for_update().get(pk=grant.pk)
+    declared = policy.policy_for(grant.target_type)
+    sharers = declared.actions.get("share", frozenset())
+    owners = by.partnership.organisations.filter(pk=grant.owner_id).exists()
+    if by.role not in sharers or not (owners or by.organisation_id == grant.owner_id):
+        raise NotPermitted("You may not revoke this grant.")
+    if grant.revoked_at is not None:
+        return grant
+    grant.revoked_at = timezone.now()
+    grant.save(update_fields=["revoked_at"])
+    audit.record(
+        action=AuditAction.ALTERATION,
+        actor=by.user,
+        membership=by,
+        request=request,
+        target=(grant.target_type, grant.target_id),
+        before={"grant": str(grant.uuid), "revoked_at": None},
+        after={"grant": str(grant.uuid), "revoked_at": grant.revoked_at.isoformat()},
+        recipient=grant.grantee_label,
+    )
+    return grant

@@ -34,6 +34,7 @@ from csp_platform.analysis import loading
 from csp_platform.analysis.periods import Period, add_months, period_months
 from csp_platform.areas.models import Area
 from csp_platform.areas.selectors import area_geometry
+from csp_platform.core import policy
 from csp_platform.core.cache import EVERYONE, cached
 from csp_platform.core.models import Membership, Partnership
 from csp_platform.incidents import scope as scopes
@@ -356,6 +357,16 @@ def _incident_rows(scope: Scope) -> tuple[Any, Area | None]:
         place__lat__lte=area.max_lat,
     )
     return box, area
+
+
+def points_for(
+    membership: Membership, scope: Scope, *, action: str = "view", limit: int = POINT_LIMIT
+) -> PointSet:
+    """The point layer (``view``) or its export (``export``) for a member, if the policy's
+    ``incident_points`` resource allows the member's role (403 otherwise). The scope is
+    the member's own (resolved from their membership)."""
+    policy.membership_require(membership, "incident_points", action)
+    return points(scope, limit=limit)
 
 
 def points(scope: Scope, *, limit: int = POINT_LIMIT) -> PointSet:

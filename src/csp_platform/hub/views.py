@@ -213,7 +213,7 @@ def trend_data(request: HttpRequest, read: Read, partnership: str) -> JsonRespon
 @with_filters
 def points_data(request: HttpRequest, read: Read, partnership: str) -> JsonResponse:
     """Incidents grouped by published (police.uk snap) point; never exact locations."""
-    found = selectors.points(read.scope)
+    found = selectors.points_for(request.membership, read.scope)  # type: ignore[attr-defined]
     audit.record(
         action=audit.Action.CONSULTATION,
         request=request,
@@ -382,7 +382,12 @@ def coordinate_text(value: float) -> str:
 @requires(Perm.EXPORT_POINTS)
 @with_filters
 def export_points(request: HttpRequest, read: Read, partnership: str) -> HttpResponse:
-    found = selectors.points(read.scope, limit=100_000)
+    found = selectors.points_for(
+        request.membership,  # type: ignore[attr-defined]
+        read.scope,
+        action="export",
+        limit=100_000,
+    )
     rows = [
         {**asdict(p), "lon": coordinate_text(p.lon), "lat": coordinate_text(p.lat)}
         for p in found.points

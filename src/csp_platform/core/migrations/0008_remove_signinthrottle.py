@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0006_audit_drop_exportrecord'),
+        ('core', '0007_policy_panels_grants'),
     ]
 
     operations = [
