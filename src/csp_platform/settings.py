@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "csp_platform.hub",
     "csp_platform.plans",
     "csp_platform.digest",
+    "csp_platform.demo",
     "django_q",
 ]
 

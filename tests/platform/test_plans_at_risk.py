@@ -24,7 +24,8 @@ from django_q.models import Schedule, Success
 from django_q.scheduler import scheduler
 
 from csp_platform.core.models import AuditAction, AuditEvent, Organisation, Role
-from csp_platform.core.services import membership_set, partnerships_cleveland_ensure
+from csp_platform.core.services import membership_set
+from csp_platform.demo.services import partnerships_cleveland_ensure
 from csp_platform.digest.models import DigestSent
 from csp_platform.digest.services import send_weekly_digests
 from csp_platform.plans.models import Action, Objective, Plan, Priority, QuarterlyUpdate, Rag

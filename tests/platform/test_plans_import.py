@@ -43,6 +43,7 @@ from csp_platform.core.models import (
     Partnership,
     Role,
 )
+from csp_platform.demo import services as demo_services
 from csp_platform.plans import exports, selectors, services
 from csp_platform.plans.models import (
     Action,
@@ -67,7 +68,7 @@ def seed(prefix: str) -> Path:
 
 @pytest.fixture
 def partnerships(db: None) -> list[Partnership]:
-    return core_services.partnerships_cleveland_ensure()
+    return demo_services.partnerships_cleveland_ensure()
 
 
 def _counts() -> dict[str, int]:

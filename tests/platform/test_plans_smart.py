@@ -16,7 +16,7 @@ import pytest
 from django.core.management import call_command
 
 from csp_platform.core.models import Partnership
-from csp_platform.core.services import partnerships_cleveland_ensure
+from csp_platform.demo.services import partnerships_cleveland_ensure
 from csp_platform.plans.services import demo_plans_load
 from csp_platform.plans.smart import SmartReport, smart_report
 from tests.conftest import SHARED

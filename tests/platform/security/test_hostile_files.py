@@ -32,6 +32,7 @@ from django.urls import reverse
 
 from csp_platform.core import services as core_services
 from csp_platform.core.models import Organisation, Partnership, Role
+from csp_platform.demo import services as demo_services
 from csp_platform.incidents.models import Crosswalk, ImportBatch, Incident, Source
 from tests.analytics.hostile_files import (
     POLICE_HEADER,
@@ -157,7 +158,8 @@ MAKE_USERS = f"""
 from django.contrib.auth import get_user_model
 from csp_platform.core import services
 from csp_platform.core.models import Organisation, Partnership, Role
-services.partnerships_cleveland_ensure()
+from csp_platform.demo import services as demo_services
+demo_services.partnerships_cleveland_ensure()
 for name, role in (("loader", Role.DATA_MANAGER), ("reader", Role.ANALYST)):
     user = get_user_model().objects.create_user(username=name, password={PASSWORD!r})
     services.membership_set(
@@ -212,7 +214,7 @@ def test_the_command_refuses_each_hostile_file_quickly_in_bounded_memory(
 
 @pytest.fixture
 def loader(db: None) -> Client:
-    core_services.partnerships_cleveland_ensure()
+    demo_services.partnerships_cleveland_ensure()
     user = get_user_model().objects.create_user(username="loader", password=PASSWORD)
     core_services.membership_set(
         user=user,

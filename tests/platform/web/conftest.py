@@ -36,6 +36,7 @@ from csp_platform.core.models import (
     Partnership,
     Role,
 )
+from csp_platform.demo import services as demo_services
 from csp_platform.incidents import services as incident_services
 from csp_platform.incidents.models import AreaMonthCount, ImportBatch, Incident, Source
 from tests.conftest import DATA
@@ -118,7 +119,7 @@ def authenticator_enrol(user: Any) -> TOTPDevice:
 def personas_create() -> dict[str, Any]:
     """Every persona has a password and an authenticator app (the roles that see incident
     points must have one; the others chose to)."""
-    core_services.partnerships_cleveland_ensure()
+    demo_services.partnerships_cleveland_ensure()
     users: dict[str, Any] = {}
     model = get_user_model()
     for name, (slug, role, org) in PERSONAS.items():

@@ -13,8 +13,8 @@ from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from csp_platform.core import services as core_services
 from csp_platform.core.models import Membership, Organisation, Partnership, Role
+from csp_platform.demo import services as demo_services
 from csp_platform.incidents import selectors as incident_selectors
 from tests.platform.web.conftest import PASSWORD, authenticator_enrol
 from tests.platform.web.conftest import VerifiedClient as Client
@@ -128,9 +128,9 @@ def test_a_superuser_still_uses_the_admin(personas):
 
 
 def test_the_demo_administrator_is_not_a_superuser(personas):
-    logins = core_services.demo_users_reset("middlesbrough")
+    logins = demo_services.demo_users_reset("middlesbrough")
     users = get_user_model().objects.filter(username__in=[x.username for x in logins])
-    assert users.count() == len(core_services.DEMO_USERS)
+    assert users.count() == len(demo_services.DEMO_USERS)
     assert not users.filter(is_superuser=True).exists()
     assert not users.filter(is_staff=True).exists()
     demo = Membership.objects.get(user__username="demo", partnership__slug="middlesbrough")

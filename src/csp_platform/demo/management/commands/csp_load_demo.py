@@ -8,13 +8,13 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from csp_platform.areas import services as areas
-from csp_platform.core import services as core
 from csp_platform.core.commands import CspCommand, progress_bar
+from csp_platform.demo import services as demo
 from csp_platform.incidents import services as incidents
 from csp_platform.plans import indicator_services as indicators
 from csp_platform.plans import services as plans
 
-CLEVELAND = tuple(core.CLEVELAND_PARTNERSHIPS)
+CLEVELAND = tuple(demo.CLEVELAND_PARTNERSHIPS)
 EXAMPLES = Path(__file__).resolve().parents[5] / "examples" / "mappings"
 
 
@@ -65,11 +65,11 @@ class Command(CspCommand):
                 mapping=mapping,
             ).summary()
         )
-        core.partnerships_cleveland_ensure()
+        demo.partnerships_cleveland_ensure()
         for report in plans.demo_plans_load(Path(o["shared"]) / "seeds"):
             say(report.lines()[0])
         say(f"{len(indicators.demo_indicators_load())} Middlesbrough indicators (csp indicators)")
-        logins = core.demo_users_reset("middlesbrough")
+        logins = demo.demo_users_reset("middlesbrough")
         say("")
         say("CSP Hub demo is ready: http://127.0.0.1:8000/")
         say("Sign in to the Middlesbrough partnership as any of these (one per role; new")
