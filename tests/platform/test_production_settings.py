@@ -22,6 +22,7 @@ PRODUCTION = {
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """A production-like environment: not under pytest, no debug, no database URL."""
     drop = {"PYTEST_VERSION", "CSP_DEBUG", "CSP_SECRET_KEY", "CSP_SECRET_KEY_FILE", "DATABASE_URL"}
+    drop |= {"DJANGO_ALLOW_ASYNC_UNSAFE"}  # set by the browser tests' fixture, never in production
     env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update({"CSP_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "csp_platform.settings"})
     env.update(extra)

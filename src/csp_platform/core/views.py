@@ -100,7 +100,6 @@ def sign_in(request: HttpRequest) -> HttpResponse:
             audit.record(action=audit.Action.SIGN_IN_FAILED, actor=username, request=request)
             return _page(request, form, _messages()[0], next_url)
         login(request, user)  # a new session key at sign-in
-        audit.record(action=audit.Action.SIGN_IN, request=request)
         has_device = user_has_device(user)
         event("sign-in", request, username=user.get_username(), second_factor=has_device)
         audit.record(

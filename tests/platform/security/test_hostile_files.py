@@ -285,7 +285,8 @@ print(response.status_code, response.get("Location", ""), flush=True)
 
 
 def test_signing_in_during_a_slow_upload_succeeds(hub_env: dict[str, str], tmp_path: Path) -> None:
-    """600,000 rows whose last is bad: several seconds to read, and refused at the end. Before
+    """1,500,000 rows whose last is bad: several seconds to read (on a quiet machine too),
+    and refused at the end. Before
     the fix the import read it inside its transaction, holding SQLite's write lock, so a
     sign-in waited and then failed ("database is locked", HTTP 500); now the reading is done
     before the transaction starts, and this one never starts one."""
@@ -293,7 +294,7 @@ def test_signing_in_during_a_slow_upload_succeeds(hub_env: dict[str, str], tmp_p
     assert reverse("core:sign_in") == "/sign-in/"
     path = tmp_path / "2018-10-cleveland-street.csv.gz"
     bad = POLICE_ROW.replace("2018-10", "2018-13")
-    rows = f"{POLICE_HEADER}\n" + f"{POLICE_ROW}\n" * 600_000 + f"{bad}\n"
+    rows = f"{POLICE_HEADER}\n" + f"{POLICE_ROW}\n" * 1_500_000 + f"{bad}\n"
     path.write_bytes(gzip.compress(rows.encode(), compresslevel=1))
     before = stored(hub_env)
     sign_in, upload = (

@@ -301,7 +301,7 @@ def test_ward_profile_sia_and_forecast_pages_are_readable_and_printable(live_wor
     rows = page.locator("#sia-table tbody tr")
     assert rows.count() >= 10
     markers = page.locator("#sia-table [data-marker]").all_inner_texts()
-    assert any(m.startswith("Significant") for m in markers)
+    assert any(m.startswith(("▲ Significant", "▼ Significant")) for m in markers)
     v.check_accessibility("SIA")
     v.screenshot("sia")
     page.emulate_media(media="print")

@@ -217,6 +217,9 @@ def test_a_next_path_is_followed_after_both_steps(personas):
     assert response.status_code == 302 and response["Location"] == path
 
 
+SOME_UUID = "5d0e8f7a-3c1b-4e2a-9f6d-0a1b2c3d4e5f"
+
+
 def _address(name: str) -> str:
     here = {"partnership": MIDDLESBROUGH}
     for kwargs in (
@@ -226,6 +229,11 @@ def _address(name: str) -> str:
         {**here, "member_id": 1},
         {**here, "target_type": "area", "target_id": "E05001497"},
         {"uidb64": "MQ", "token": "not-a-token"},
+        # records named by a random public id (a 404 once signed in; anonymous: the sign-in)
+        {**here, "plan": SOME_UUID},
+        {**here, "plan": SOME_UUID, "fmt": "xlsx"},
+        {**here, "action": SOME_UUID},
+        {**here, "indicator": SOME_UUID},
     ):
         try:
             return reverse(name, kwargs=kwargs)
