@@ -336,6 +336,6 @@ def test_signing_in_during_a_slow_upload_succeeds(hub_env: dict[str, str], tmp_p
     assert upload.returncode == 0, err[-3000:]
     assert out.startswith("400 ")
     assert (
-        "2018-10-cleveland-street.csv.gz: row 600001 (line 600002), column &#x27;Month&#x27;" in out
+        "2018-10-cleveland-street.csv.gz: row 1500001 (line 1500002), column &#x27;Month&#x27;" in out
     )
     assert stored(hub_env) == before

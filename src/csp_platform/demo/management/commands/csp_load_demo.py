@@ -77,3 +77,5 @@ class Command(CspCommand):
         width = max(len(login.username) for login in logins)
         for login in logins:
             say(f"  {login.username.ljust(width)}  {login.password}  ({login.role})")
+        say("The roles that see incident points (demo, analyst, officer) set up an authenticator")
+        say("app (any TOTP app) at their first sign-in; the others may choose to.")
