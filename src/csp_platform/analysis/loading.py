@@ -47,6 +47,8 @@ from csp_platform.incidents.models import (
     AreaMonthCount,
     Category,
     Incident,
+    Place,
+    PlaceMonthCount,
     incident_lookup,
 )
 from csp_platform.incidents.scope import (
@@ -261,19 +263,23 @@ def grouped(
 ) -> pl.DataFrame:
     """Incidents in the area in ``months`` counted per combination of ``keys`` (column ``n``).
 
-    Linked areas are grouped by the database; other areas read their rows and group them.
-    ``located`` keeps only incidents with coordinates.
+    Linked areas (the keys being place fields, categories, sources or months) are summed by
+    the database from :class:`~csp_platform.incidents.models.PlaceMonthCount`, the counts
+    per place and month the import keeps, through the places' area links; other areas read
+    their rows and group them. ``located`` keeps only incidents with coordinates.
     """
     first, last = min(months), max(months)
     if scope.linked:
-        qs = Incident.objects.filter(_filters(scope, first, last)).filter(
-            **{incident_lookup(f"{scope.the_area.level}_id"): scope.the_area.pk}
+        # The area's places first, then their counts through the (place, month) index.
+        places = Place.objects.filter(**{f"{scope.the_area.level}_id": scope.the_area.pk})
+        qs = PlaceMonthCount.objects.filter(_filters(scope, first, last)).filter(
+            place_id__in=places.values("id")
         )
         if len(months) < month_number(last) - month_number(first) + 1:
             qs = qs.filter(month__in=list(months))
         if located:
             qs = qs.filter(place__lon__isnull=False, place__lat__isnull=False)
-        rows = qs.values_list(*map(incident_lookup, keys)).annotate(total=Count("id")).order_by()
+        rows = qs.values_list(*map(incident_lookup, keys)).annotate(total=Sum("n")).order_by()
         schema = {**{c: _TYPES.get(c, pl.Int64) for c in keys}, "n": pl.Int64}
         return pl.DataFrame(list(rows), schema=schema, orient="row")
     frame = area_rows(scope, first, last, list(dict.fromkeys([*keys, "lon", "month"])))
