@@ -45,6 +45,7 @@ from csp_platform.areas.selectors import area_geometry
 from csp_platform.core.errors import BadQuery
 from csp_platform.incidents.models import (
     AreaMonthCount,
+    AreaSubcategoryCount,
     Category,
     Incident,
     Place,
@@ -287,6 +288,24 @@ def grouped(
     if located:
         frame = frame.filter(pl.col("lon").is_not_null())
     return frame.group_by(list(keys)).agg(pl.len().cast(pl.Int64).alias("n"))
+
+
+def subcategory_counts(scope: Scope, months: Sequence[date]) -> pl.DataFrame:
+    """Incidents in the area in ``months`` per category and the source's own category
+    (columns category_id, source_category, n): from
+    :class:`~csp_platform.incidents.models.AreaSubcategoryCount` for wards and districts of
+    the newest generation, else as :func:`grouped`."""
+    if not scope.monthly:
+        return grouped(scope, months, ("category_id", "source_category"))
+    first, last = min(months), max(months)
+    qs = AreaSubcategoryCount.objects.filter(_filters(scope, first, last)).filter(
+        area=scope.the_area
+    )
+    if len(months) < month_number(last) - month_number(first) + 1:
+        qs = qs.filter(month__in=list(months))
+    rows = qs.values_list("category_id", "source_category").annotate(total=Sum("n")).order_by()
+    schema = {"category_id": pl.Int64, "source_category": pl.String, "n": pl.Int64}
+    return pl.DataFrame(list(rows), schema=schema, orient="row")
 
 
 @dataclass(frozen=True)

@@ -205,7 +205,7 @@ def _subcategories(
     """The source's own categories inside each canonical category that holds several."""
     counts: dict[int | None, dict[str, list[int]]] = {}
     for i, cover in enumerate((cur, base)):
-        frame = loading.grouped(scope, cover.months, ("category_id", "source_category"))
+        frame = loading.subcategory_counts(scope, cover.months)
         for cat, sub, n in frame.iter_rows():
             counts.setdefault(cat, {}).setdefault(sub, [0, 0])[i] += int(n)
     out = []

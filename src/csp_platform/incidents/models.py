@@ -424,3 +424,24 @@ class PlaceMonthCount(models.Model):
             models.Index(fields=["place", "month"]),
             models.Index(fields=["source", "month"]),
         ]
+
+
+class AreaSubcategoryCount(models.Model):
+    """Incidents per ward or district (newest generation) x month x source x category x the
+    source's own category: the SIA's sub-category breakdown for those areas (issue 8 item
+    9). Kept like :class:`AreaMonthCount`: recounted from the incident rows for the (source,
+    month) pairs an import, a crosswalk re-map or a relink of places touches, in its
+    transaction."""
+
+    area = _bulk_key(Area, models.CASCADE)
+    month = models.DateField()
+    source = _bulk_key(Source, models.CASCADE)
+    category = _bulk_key(Category, models.CASCADE, null=True, related_name=None)
+    source_category = models.TextField()
+    n = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["area", "month"]),
+            models.Index(fields=["source", "month"]),
+        ]

@@ -22,6 +22,7 @@ from csp_platform.incidents import staging
 from csp_platform.incidents.models import (
     AggregateRecord,
     AreaMonthCount,
+    AreaSubcategoryCount,
     Incident,
     Place,
     PlaceMonthCount,
@@ -309,6 +310,7 @@ def monthly_counts_rebuild(source_id: int, months: Sequence[date]) -> None:
                 f"GROUP BY month, source_id, category_id{group}",
                 params,
             )
+    subcategory_counts_rebuild(source_id, months)
 
 
 def place_counts_rebuild(source_id: int, months: Sequence[date]) -> None:
@@ -333,6 +335,32 @@ def place_counts_rebuild(source_id: int, months: Sequence[date]) -> None:
             "GROUP BY place_id, month, source_id, category_id, source_category",
             params,
         )
+
+
+def subcategory_counts_rebuild(source_id: int, months: Sequence[date]) -> None:
+    """Recount the incident rows of one source for the given months per ward and district,
+    category and the source's own category (:class:`AreaSubcategoryCount`), in the caller's
+    transaction."""
+    if not months:
+        return
+    counts = AreaSubcategoryCount._meta.db_table
+    incidents = Incident._meta.db_table
+    marks = ", ".join(["%s"] * len(months))
+    params: list[int | date] = [source_id, *months]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {counts} WHERE source_id = %s AND month IN ({marks})",  # noqa: S608
+            params,
+        )
+        for area_column in MONTHLY_LEVELS:
+            cursor.execute(
+                f"INSERT INTO {counts} (area_id, month, source_id, category_id, "  # noqa: S608
+                f"source_category, n) SELECT {area_column}, month, source_id, category_id, "
+                f"source_category, COUNT(*) FROM {incidents} WHERE source_id = %s "
+                f"AND month IN ({marks}) AND {area_column} IS NOT NULL "
+                f"GROUP BY {area_column}, month, source_id, category_id, source_category",
+                params,
+            )
 
 
 def aggregate_counts_replace(source_id: int, rows: pl.DataFrame) -> None:

@@ -527,7 +527,9 @@ class _Importer:
             elif self.increments.get(source_id):
                 counts = _monthly_increments(pl.concat(self.increments[source_id]))
                 repository.monthly_counts_add(source_id, "incident", counts)
-                repository.place_counts_rebuild(source_id, sorted(counts["month"].unique()))
+                months = sorted(counts["month"].unique())
+                repository.place_counts_rebuild(source_id, months)
+                repository.subcategory_counts_rebuild(source_id, months)
         for batch in self.batches.values():
             batch.files = [vars(f) for f in files]
             batch.rows_duplicate = batch.rows_read - batch.rows_new
