@@ -46,9 +46,7 @@ TEST_RESOURCE = policy.register(
         },
         grant_actions=frozenset({"view"}),
         fields={
-            "risk_notes": FieldRule(
-                roles=frozenset({Role.ANALYST}), panel_kinds=frozenset({"marac"})
-            ),
+            "risk_notes": FieldRule(roles=frozenset({Role.ANALYST}), panel_kinds=frozenset({"marac"})),
             "health": FieldRule(panel_kinds=frozenset({"hrap"})),
         },
     )
@@ -115,9 +113,7 @@ panels_st = st.lists(
 grants_st = st.lists(
     st.one_of(
         st.tuples(st.just("user"), st.sampled_from([7, 8]), st.integers(-48, 48), st.booleans()),
-        st.tuples(
-            st.just("org"), st.sampled_from([10, 11, 12]), st.integers(-48, 48), st.booleans()
-        ),
+        st.tuples(st.just("org"), st.sampled_from([10, 11, 12]), st.integers(-48, 48), st.booleans()),
         st.tuples(
             st.just("panel"), st.sampled_from([100, 101, 102]), st.integers(-48, 48), st.booleans()
         ),
@@ -388,6 +384,4 @@ def test_panels_are_listed_to_their_partnerships_managers_and_their_members(worl
     with pytest.raises(Http404):
         selectors.panel_get_for(world["admin_a"], str(marac.pk))
     with pytest.raises(NotPermitted):
-        services.panel_create(
-            by=Membership.objects.get(user=world["analyst_a"]), name="x", kind="psg"
-        )
+        services.panel_create(by=Membership.objects.get(user=world["analyst_a"]), name="x", kind="psg")

@@ -302,7 +302,9 @@ class Grant(models.Model):
         on_delete=models.PROTECT,
         related_name="grants",
     )
-    agreement = models.ForeignKey(SharingAgreement, on_delete=models.PROTECT, related_name="grants")
+    agreement = models.ForeignKey(
+        SharingAgreement, on_delete=models.PROTECT, related_name="grants"
+    )
     data_class = models.CharField(max_length=30, choices=DataClass.choices)
     purpose = models.CharField(max_length=200)
     expires_at = models.DateTimeField()

@@ -60,9 +60,7 @@ def test_every_url_pattern_is_classified_and_agrees_with_its_view():
     found = dict(walk(get_resolver()))
     assert len(found) > 40
     unclassified = sorted(n for n in found if kind_of(n) is None)
-    assert not unclassified, (
-        f"classify these routes in tests/platform/security/registry.py: {unclassified}"
-    )
+    assert not unclassified, f"classify these routes in tests/platform/security/registry.py: {unclassified}"
     assert not set(ROUTES) - set(found), "the registry names routes that no longer exist"
     expected = {Kind.PUBLIC: PUBLIC, Kind.SIGNED_IN: SIGNED_IN}
     for name, pattern in found.items():
