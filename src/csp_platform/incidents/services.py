@@ -530,6 +530,8 @@ class _Importer:
                 months = sorted(counts["month"].unique())
                 repository.place_counts_rebuild(source_id, months)
                 repository.subcategory_counts_rebuild(source_id, months)
+        if self.increments:
+            repository.count_tables_analyze()
         for batch in self.batches.values():
             batch.files = [vars(f) for f in files]
             batch.rows_duplicate = batch.rows_read - batch.rows_new
