@@ -16,7 +16,15 @@ its 2013 wards and 2011 LSOAs with census population, ``csp import-incidents`` o
 * the SIA table (``details=False``: counts from the monthly table, the exact test per row,
   Benjamini-Hochberg, findings), first call and best of 5;
 * the full report (``details=True``: also the top repeat locations and sub-categories, which
-  read the incident rows), first call and best of 5;
+  read the counts per place and month the import keeps), first call and best of 5;
+* ``selectors.ward_profile`` of the district's busiest ward (SIA with details, trend, peers,
+  100 m hotspots, emerging issues), first call and best of 5;
+
+"Warm" is best of 5 in one process: the database's and the process's caches warm. The
+result cache (core/cache.py) is not in this path: the selectors are called directly, as
+the views call them on a cache miss, so every call computes. ``--before-src`` times an
+earlier checkout's ``src/`` (made with ``git archive``) in the same run, on the same
+databases, for the "before" column.
 * ``csp sia --format json`` end to end (interpreter and Django start-up included).
 
 The same computation straight from the CSV file, in this process: polars and DuckDB read the
@@ -226,10 +234,38 @@ def child() -> None:
             report = selectors.sia_for_area(scope, period, baseline, details=details)
             times.append(time.perf_counter() - t0)
         out[f"details={details}"] = {"first": times[0], "best": min(times[1:])}
+    ward_code = _busiest_ward(period)
+    times = []
+    for _ in range(6):
+        t0 = time.perf_counter()
+        scope = scope_resolve(FULL_ACCESS, ward_code, period=period)  # as the page does
+        profile = selectors.ward_profile(scope, period, baseline)
+        times.append(time.perf_counter() - t0)
+    out["ward_profile"] = {"first": times[0], "best": min(times[1:]), "ward": ward_code}
+    out["ward_incidents"] = sum(r["current"] for r in profile.sia.rows("category"))
     out["counts"] = {r["category"]: [r["current"], r["baseline"]] for r in report.rows("category")}
     out["significant"] = {r["category"]: r["significant"] for r in report.rows("category")}
     out["incidents_in_district"] = sum(sum(v) for v in out["counts"].values())
     print(json.dumps(out))
+
+
+def _busiest_ward(period: tuple[Any, Any]) -> str:
+    """The district's ward with the most incidents in the period (the slowest profile)."""
+    from django.db.models import Sum
+
+    from csp_platform.incidents.models import AreaMonthCount
+
+    busiest = (
+        AreaMonthCount.objects.filter(
+            area__level="ward", area__parent__code=DISTRICT, month__range=period
+        )
+        .values_list("area__code")
+        .annotate(total=Sum("n"))
+        .order_by("-total", "area__code")
+        .first()
+    )
+    assert busiest is not None, "no ward counts: were the wards imported?"
+    return str(busiest[0])
 
 
 @dataclass
@@ -282,12 +318,21 @@ def load(db: Database, generated: Path) -> float:
     return seconds
 
 
-def platform_rows(db: Database, generated: Path, rows: int) -> tuple[list[list[str]], dict]:
+def platform_rows(
+    db: Database, generated: Path, rows: int, before_src: str | None = None
+) -> tuple[list[list[str]], dict]:
     log(f"{db.name}: importing {rows:,} rows")
     import_s = load(db, generated)
     log(f"{db.name}: imported in {import_s:.1f} s; timing the SIA")
     _, out = run([PY, str(Path(__file__).resolve()), "--child"], db.env)
     result = json.loads(out)
+    before = None
+    if before_src is not None:
+        log(f"{db.name}: timing the code of {before_src} on the same database")
+        _, old = run(
+            [PY, str(Path(__file__).resolve()), "--child"], {**db.env, "PYTHONPATH": before_src}
+        )
+        before = json.loads(old)
     cmd_s, _ = run(
         [
             CSP,
@@ -303,19 +348,23 @@ def platform_rows(db: Database, generated: Path, rows: int) -> tuple[list[list[s
         ],
         db.env,
     )
-    table, full = result["details=False"], result["details=True"]
     name = f"csp, {db.name}"
-    out_rows = [
-        [name, "SIA table (`details=False`), first call", f"{table['first']:.3f}"],
-        [name, "SIA table (`details=False`), best of 5", f"{table['best']:.3f}"],
-        [
-            name,
-            "full report (+ repeat locations, sub-categories), first call",
-            f"{full['first']:.3f}",
-        ],
-        [name, "full report, best of 5", f"{full['best']:.3f}"],
-        [name, "`csp sia --format json`, whole process", f"{cmd_s:.3f}"],
-        [name, f"(context) `csp import-incidents` of the {rows:,} rows", f"{import_s:.1f}"],
+    ward = (
+        f"ward profile ({result['ward_profile']['ward']}, {result['ward_incidents']:,} incidents)"
+    )
+    out_rows = []
+    for key, what in (
+        ("details=False", "SIA table (`details=False`)"),
+        ("details=True", "full report (+ repeat locations, sub-categories)"),
+        ("ward_profile", ward),
+    ):
+        for when in ("first", "best"):
+            label = f"{what}, {'first call' if when == 'first' else 'best of 5'}"
+            was = f"{before[key][when]:.3f}" if before is not None else ""
+            out_rows.append([name, label, was, f"{result[key][when]:.3f}"])
+    out_rows += [
+        [name, "`csp sia --format json`, whole process", "", f"{cmd_s:.3f}"],
+        [name, f"(context) `csp import-incidents` of the {rows:,} rows", "", f"{import_s:.1f}"],
     ]
     return out_rows, result
 
@@ -339,6 +388,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--pg-port", type=int, default=54333)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/csp-bench-sia"))
+    parser.add_argument(
+        "--before-src",
+        help="a src/ folder of an earlier checkout (git archive): its selectors are timed on "
+        "the same databases, in the 'before' column",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -355,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     for make in dbs:
         db = make()
         try:
-            found, result = platform_rows(db, generated, args.rows)
+            found, result = platform_rows(db, generated, args.rows, args.before_src)
         finally:
             with contextlib.suppress(SystemExit):
                 db.stop()
@@ -369,14 +423,19 @@ def main(argv: list[str] | None = None) -> int:
     ):
         seconds, ref = fn(generated)
         references.append((name, ref))
-        rows.append([name, what, f"{seconds:.3f}"])
+        rows.append([name, what, "", f"{seconds:.3f}"])
     frame = pl.read_csv(
         generated, columns=["Month", "Longitude", "Latitude", "Crime type"], infer_schema=False
     )
     seconds, ref = polars_in_memory(frame)
     references.append(("polars in memory", ref))
     rows.append(
-        ["polars", "frame already in memory: point in polygon + count + tests", f"{seconds:.3f}"]
+        [
+            "polars",
+            "frame already in memory: point in polygon + count + tests",
+            "",
+            f"{seconds:.3f}",
+        ]
     )
     for name, ref in references:
         for result in results:
@@ -387,8 +446,8 @@ def main(argv: list[str] | None = None) -> int:
         f"incidents stored, {n:,} of them in the two periods in the district; every "
         "engine's counts and significance flags equal the platform's.\n"
     )
-    print("| engine | what is timed | seconds |")
-    print("|---|---|---|")
+    print("| engine | what is timed | before, seconds | seconds |")
+    print("|---|---|---|---|")
     for r in rows:
         print("| " + " | ".join(r) + " |")
     print(

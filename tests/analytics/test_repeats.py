@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from itertools import combinations
 
 import numpy as np
@@ -14,6 +15,7 @@ from csp_analytics.repeats import (
     SNAP_DISTANCE_CAVEAT,
     knox_test,
     repeat_locations,
+    repeat_locations_counted,
     repeat_victims,
 )
 
@@ -191,3 +193,16 @@ def test_knox_on_real_newcastle_burglary():
     assert MONTH_CAVEAT in r.caveats
     locs = repeat_locations(zip(b.location, b.lon.round(6), b.lat.round(6)), top=5)
     assert locs.n_keys < b.e.size and locs.share_at_repeat_keys > 0.5
+
+
+def test_repeat_locations_from_counts_equal_those_from_one_key_per_incident():
+    """The counted form (the platform's database counts per snap point) gives the same
+    summary as one key per incident, missing keys included."""
+    rng = np.random.default_rng(7)
+    keys = [f"point {k}" for k in rng.integers(0, 300, size=5_000)] + [None] * 12 + [""] * 3
+    rng.shuffle(keys)
+    counted = repeat_locations_counted(Counter(keys), top=15)
+    assert counted == repeat_locations(keys, top=15)
+    assert counted.n_missing == 15 and counted.n_records == 5_015
+    with pytest.raises(ValueError, match="negative"):
+        repeat_locations_counted({"a": -1})

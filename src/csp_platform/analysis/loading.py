@@ -45,8 +45,11 @@ from csp_platform.areas.selectors import area_geometry
 from csp_platform.core.errors import BadQuery
 from csp_platform.incidents.models import (
     AreaMonthCount,
+    AreaSubcategoryCount,
     Category,
     Incident,
+    Place,
+    PlaceMonthCount,
     incident_lookup,
 )
 from csp_platform.incidents.scope import (
@@ -261,19 +264,23 @@ def grouped(
 ) -> pl.DataFrame:
     """Incidents in the area in ``months`` counted per combination of ``keys`` (column ``n``).
 
-    Linked areas are grouped by the database; other areas read their rows and group them.
-    ``located`` keeps only incidents with coordinates.
+    Linked areas (the keys being place fields, categories, sources or months) are summed by
+    the database from :class:`~csp_platform.incidents.models.PlaceMonthCount`, the counts
+    per place and month the import keeps, through the places' area links; other areas read
+    their rows and group them. ``located`` keeps only incidents with coordinates.
     """
     first, last = min(months), max(months)
     if scope.linked:
-        qs = Incident.objects.filter(_filters(scope, first, last)).filter(
-            **{incident_lookup(f"{scope.the_area.level}_id"): scope.the_area.pk}
+        # The area's places first, then their counts through the (place, month) index.
+        places = Place.objects.filter(**{f"{scope.the_area.level}_id": scope.the_area.pk})
+        qs = PlaceMonthCount.objects.filter(_filters(scope, first, last)).filter(
+            place_id__in=places.values("id")
         )
         if len(months) < month_number(last) - month_number(first) + 1:
             qs = qs.filter(month__in=list(months))
         if located:
             qs = qs.filter(place__lon__isnull=False, place__lat__isnull=False)
-        rows = qs.values_list(*map(incident_lookup, keys)).annotate(total=Count("id")).order_by()
+        rows = qs.values_list(*map(incident_lookup, keys)).annotate(total=Sum("n")).order_by()
         schema = {**{c: _TYPES.get(c, pl.Int64) for c in keys}, "n": pl.Int64}
         return pl.DataFrame(list(rows), schema=schema, orient="row")
     frame = area_rows(scope, first, last, list(dict.fromkeys([*keys, "lon", "month"])))
@@ -281,6 +288,24 @@ def grouped(
     if located:
         frame = frame.filter(pl.col("lon").is_not_null())
     return frame.group_by(list(keys)).agg(pl.len().cast(pl.Int64).alias("n"))
+
+
+def subcategory_counts(scope: Scope, months: Sequence[date]) -> pl.DataFrame:
+    """Incidents in the area in ``months`` per category and the source's own category
+    (columns category_id, source_category, n): from
+    :class:`~csp_platform.incidents.models.AreaSubcategoryCount` for wards and districts of
+    the newest generation, else as :func:`grouped`."""
+    if not scope.monthly:
+        return grouped(scope, months, ("category_id", "source_category"))
+    first, last = min(months), max(months)
+    qs = AreaSubcategoryCount.objects.filter(_filters(scope, first, last)).filter(
+        area=scope.the_area
+    )
+    if len(months) < month_number(last) - month_number(first) + 1:
+        qs = qs.filter(month__in=list(months))
+    rows = qs.values_list("category_id", "source_category").annotate(total=Sum("n")).order_by()
+    schema = {"category_id": pl.Int64, "source_category": pl.String, "n": pl.Int64}
+    return pl.DataFrame(list(rows), schema=schema, orient="row")
 
 
 @dataclass(frozen=True)
@@ -297,8 +322,14 @@ class Points:
         return int(self.e.size)
 
 
-def points(scope: Scope, first: date | None, last: date) -> Points:
-    """Incidents with a location in the area, months first..last, as numpy arrays."""
+def points(scope: Scope, first: date | None, last: date, *, counted: bool = False) -> Points:
+    """Incidents with a location in the area, months first..last, as numpy arrays.
+
+    ``counted`` (for a linked area, a caller to whom the order of the incidents does not
+    matter: a density or a grid count) reads the counts per place and month the import keeps
+    and repeats each point its number of times: the same incidents, a tenth of the rows."""
+    if counted and scope.linked:
+        return _points_counted(scope, first, last)
     frame = area_rows(scope, first, last, ("easting", "northing", "month", "category_id"))
     frame = frame.filter(pl.col("easting").is_not_null() & pl.col("northing").is_not_null())
     month = (pl.col("month").dt.year().cast(pl.Int64) * 12) + pl.col("month").dt.month() - 1
@@ -308,6 +339,27 @@ def points(scope: Scope, first: date | None, last: date) -> Points:
         n=frame["northing"].to_numpy().astype(np.float64),
         month=frame["month_number"].to_numpy().astype(np.int64),
         category_id=frame["category_id"].fill_null(-1).to_numpy().astype(np.int64),
+    )
+
+
+def _points_counted(scope: Scope, first: date | None, last: date) -> Points:
+    places = Place.objects.filter(**{f"{scope.the_area.level}_id": scope.the_area.pk})
+    rows = list(
+        PlaceMonthCount.objects.filter(_filters(scope, first, last))
+        .filter(place_id__in=places.values("id"))
+        .filter(place__easting__isnull=False, place__northing__isnull=False)
+        .values_list("place__easting", "place__northing", "month", "category_id")
+        .annotate(total=Sum("n"))
+        .order_by()
+    )
+    times = np.array([r[4] for r in rows], dtype=np.int64)
+    month = np.array([r[2].year * 12 + r[2].month - 1 for r in rows], dtype=np.int64)
+    category = np.array([-1 if r[3] is None else r[3] for r in rows], dtype=np.int64)
+    return Points(
+        e=np.repeat(np.array([r[0] for r in rows], dtype=np.float64), times),
+        n=np.repeat(np.array([r[1] for r in rows], dtype=np.float64), times),
+        month=np.repeat(month, times),
+        category_id=np.repeat(category, times),
     )
 
 

@@ -17,7 +17,6 @@ Conventions (docs/analytics/README.md):
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import TypeVar, cast
@@ -29,7 +28,7 @@ from csp_analytics.compare import CategoryCounts, compare_periods, findings
 from csp_analytics.emerging import EmergingScan, emerging_issues
 from csp_analytics.geo import to_bng
 from csp_analytics.rates import peer_comparison, rate_per_1000
-from csp_analytics.repeats import RepeatLocations, repeat_locations
+from csp_analytics.repeats import RepeatLocations, repeat_locations, repeat_locations_counted
 from csp_platform.analysis import loading
 from csp_platform.analysis.loading import AreaRef, CategoryLabel
 from csp_platform.analysis.periods import (
@@ -181,18 +180,15 @@ def _repeat_locations(
     """Repeat snap points over the months of ``cover`` (empty when it is None).
 
     The database counts incidents per snap point (location text and point); the library
-    gets one key per incident, a short string per snap point numbered in (text, point)
+    gets the count of each snap point under a short string key numbered in (text, point)
     order, so its ties (ordered by key) fall in that order too.
     """
     if cover is None:
         return repeat_locations([], top=TOP_LOCATIONS), ()
     keys = ("location_text", "lon", "lat")
     points = loading.grouped(scope, cover.months, keys, located=True).sort(list(keys))
-    result = repeat_locations(
-        itertools.chain.from_iterable(
-            itertools.repeat(f"{i:09d}", int(n)) for i, n in enumerate(points["n"])
-        ),
-        top=TOP_LOCATIONS,
+    result = repeat_locations_counted(
+        {f"{i:09d}": int(n) for i, n in enumerate(points["n"])}, top=TOP_LOCATIONS
     )
     rows = [(points.row(int(cast(str, k))), n) for k, n in result.top]
     east, north = to_bng(np.array([r[1] for r, _ in rows]), np.array([r[2] for r, _ in rows]))
@@ -209,7 +205,7 @@ def _subcategories(
     """The source's own categories inside each canonical category that holds several."""
     counts: dict[int | None, dict[str, list[int]]] = {}
     for i, cover in enumerate((cur, base)):
-        frame = loading.grouped(scope, cover.months, ("category_id", "source_category"))
+        frame = loading.subcategory_counts(scope, cover.months)
         for cat, sub, n in frame.iter_rows():
             counts.setdefault(cat, {}).setdefault(sub, [0, 0])[i] += int(n)
     out = []

@@ -76,12 +76,15 @@ def grid_for(area: Area, cell_size: float) -> tuple[Grid, npt.NDArray[np.bool_]]
     return grid, grid.mask(outline)
 
 
-def _period_points(scope: Scope, period: Period) -> tuple[Coverage, Points]:
-    """Located incidents of the period's months with data."""
+def _period_points(
+    scope: Scope, period: Period, *, counted: bool = False
+) -> tuple[Coverage, Points]:
+    """Located incidents of the period's months with data (``counted``: see
+    :func:`loading.points`)."""
     period_check(period, "--period")
     counts = loading.monthly_counts(scope, *period)
     cover, _ = loading.covered(scope, counts, period_months(period), "--period")
-    pts = loading.points(scope, *period)
+    pts = loading.points(scope, *period, counted=counted)
     keep = np.isin(pts.month, cover.month_numbers)
     return cover, Points(pts.e[keep], pts.n[keep], pts.month[keep], pts.category_id[keep])
 
@@ -112,7 +115,7 @@ def hotspots_for_area(
         raise BadQuery(f"--method must be one of {', '.join(HOTSPOT_METHODS)}, not {method!r}")
     if method == "gistar-ward":
         return _gistar_wards(scope, period, permutations, seed)
-    cover, pts = _period_points(scope, period)
+    cover, pts = _period_points(scope, period, counted=True)
     grid, mask = grid_for(scope.the_area, cell_size)
     counts = grid_counts(pts.e, pts.n, grid).ravel()
     flat = np.flatnonzero(mask.ravel())

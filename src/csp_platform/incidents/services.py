@@ -527,6 +527,11 @@ class _Importer:
             elif self.increments.get(source_id):
                 counts = _monthly_increments(pl.concat(self.increments[source_id]))
                 repository.monthly_counts_add(source_id, "incident", counts)
+                months = sorted(counts["month"].unique())
+                repository.place_counts_rebuild(source_id, months)
+                repository.subcategory_counts_rebuild(source_id, months)
+        if self.increments:
+            repository.count_tables_analyze()
         for batch in self.batches.values():
             batch.files = [vars(f) for f in files]
             batch.rows_duplicate = batch.rows_read - batch.rows_new
@@ -965,6 +970,7 @@ def crosswalk_remap(scheme: str, organisation: Organisation | None = None) -> in
         elif n:
             months = sorted(set(rows.values_list("month", flat=True).distinct()))
             repository.monthly_counts_rebuild(source.id, months)
+            repository.place_counts_rebuild(source.id, months)
         changed += n
     return changed
 

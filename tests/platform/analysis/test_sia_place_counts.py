@@ -1,0 +1,146 @@
+"""The counts per place and month behind the SIA's repeat locations and sub-categories
+(issue 8 item 9) always equal a count of the incident rows: after an import, a re-import of
+an overlapping file, a crosswalk change and re-map, and a relink of places to new areas.
+
+The expected figures are counted here from the incident table with a plain GROUP BY (and,
+for the first import, from the raw CSV files), never read from the table under test."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+
+import pytest
+from django.db.models import Count, Sum
+
+from csp_platform.analysis import selectors
+from csp_platform.incidents import services
+from csp_platform.incidents.models import (
+    AreaSubcategoryCount,
+    Crosswalk,
+    Incident,
+    PlaceMonthCount,
+)
+from csp_platform.incidents.reference import crosswalk_save
+from csp_platform.incidents.scope import FULL_ACCESS, scope_resolve
+from tests.platform.conftest import raw_rows
+
+pytestmark = pytest.mark.django_db
+
+KEYS = ("place_id", "month", "source_id", "category_id", "source_category")
+
+
+def table() -> Counter[tuple[object, ...]]:
+    return Counter(
+        {
+            tuple(row[:-1]): row[-1]
+            for row in PlaceMonthCount.objects.values_list(*KEYS, "n").order_by()
+        }
+    )
+
+
+def from_rows() -> Counter[tuple[object, ...]]:
+    return Counter(
+        {
+            tuple(row[:-1]): row[-1]
+            for row in Incident.objects.values_list(*KEYS).annotate(c=Count("id")).order_by()
+        }
+    )
+
+
+AREA_KEYS = ("month", "source_id", "category_id", "source_category")
+
+
+def area_table() -> Counter[tuple[object, ...]]:
+    rows = AreaSubcategoryCount.objects.values_list("area_id", *AREA_KEYS, "n").order_by()
+    return Counter({tuple(row[:-1]): row[-1] for row in rows})
+
+
+def area_rows() -> Counter[tuple[object, ...]]:
+    out: Counter[tuple[object, ...]] = Counter()
+    for link in ("ward_id", "district_id"):
+        rows = Incident.objects.exclude(**{link: None}).values_list(link, *AREA_KEYS)
+        out.update({tuple(r[:-1]): r[-1] for r in rows.annotate(c=Count("id")).order_by()})
+    return out
+
+
+def same() -> bool:
+    return table() == from_rows() and area_table() == area_rows()
+
+
+def shoplifting_into_other_theft() -> int:
+    """A new version of the reference crosswalk, re-mapped: the rows it changed."""
+    reference = Crosswalk.objects.filter(scheme="police-uk", organisation=None)
+    latest = reference.order_by("-version").first()
+    assert latest is not None
+    mapped = dict(latest.entries.values_list("source_value", "category__code"))
+    crosswalk_save("police-uk", {**mapped, "Shoplifting": "other-theft"}, [], by_user="test")
+    return services.crosswalk_remap("police-uk")
+
+
+def test_the_place_counts_equal_the_incident_rows_after_imports_and_a_crosswalk_change(
+    cleveland_areas, cleveland_files, tmp_path
+):
+    first, second, third = cleveland_files[:3]
+    (code,) = services.police_uk_import([first, second]).sources
+    assert same() and area_table()
+    # and both equal the raw files: every row of the two months, per crime type
+    raw = Counter((r["Month"], r["Crime type"]) for p in (first, second) for r in raw_rows(p))
+    ours = PlaceMonthCount.objects.filter(source__code=code)
+    by_type = ours.values_list("month", "source_category").annotate(t=Sum("n")).order_by()
+    assert {(f"{m:%Y-%m}", c): t for m, c, t in by_type} == dict(raw)
+
+    # a re-import changes nothing; an overlapping file adds only the new month
+    services.police_uk_import([first, second])
+    overlap = tmp_path / "custom-download.csv"
+    lines = second.read_text(encoding="utf-8").splitlines(keepends=True)
+    rest = third.read_text(encoding="utf-8").splitlines(keepends=True)[1:]
+    overlap.write_text("".join(lines) + "".join(rest))
+    services.police_uk_import([overlap])
+    assert same()
+    stored = Incident.objects.filter(source__code=code).count()
+    assert ours.aggregate(t=Sum("n"))["t"] == stored == sum(raw.values()) + len(rest)
+
+    # the reference crosswalk moves one crime type to another category: the counts follow
+    assert shoplifting_into_other_theft() > 0
+    shoplifting = PlaceMonthCount.objects.filter(source_category="Shoplifting")
+    assert set(shoplifting.values_list("category__code", flat=True)) == {"other-theft"}
+    assert same()
+
+    # places linked again to the areas (after an area import) keep their counts
+    services.incidents_relink_areas()
+    assert same()
+
+
+def test_the_sia_details_equal_a_count_of_the_rows(cleveland_areas, cleveland_files):
+    """Top repeat locations and sub-categories, read from the place counts, equal the
+    incident rows of the district counted per snap point and per crime type."""
+    services.police_uk_import(cleveland_files)
+    shoplifting_into_other_theft()  # so that one category holds two crime types
+    district = "E06000002"  # Middlesbrough
+    months = sorted({r["Month"] for p in cleveland_files for r in raw_rows(p)})
+    period = (date.fromisoformat(months[-2] + "-01"), date.fromisoformat(months[-1] + "-01"))
+    baseline = (date.fromisoformat(months[0] + "-01"), date.fromisoformat(months[1] + "-01"))
+    scope = scope_resolve(FULL_ACCESS, district, period=period)
+    report = selectors.sia_for_area(scope, period, baseline)
+
+    rows = Incident.objects.filter(district__code=district, month__range=period)
+    points = Counter(
+        {
+            (text, lon, lat): n
+            for text, lon, lat, n in rows.filter(place__lon__isnull=False)
+            .values_list("place__location_text", "place__lon", "place__lat")
+            .annotate(c=Count("id"))
+            .order_by()
+        }
+    )
+    top = [((t.location, t.lon, t.lat), t.incidents) for t in report.top_locations]
+    assert top and all(points[key] == n for key, n in top)
+    assert top[0][1] == max(points.values())
+    assert report.repeats.n_records == sum(points.values())
+    assert report.repeats.n_repeat_keys == sum(1 for n in points.values() if n >= 2)
+
+    per_type = Counter(dict(rows.values_list("source_category").annotate(c=Count("id")).order_by()))
+    shown = {s.subcategory: s.current for s in report.subcategories}
+    assert set(shown) == {"Shoplifting", "Other theft"}
+    assert shown == {sub: per_type[sub] for sub in shown}
