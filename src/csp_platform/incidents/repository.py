@@ -317,33 +317,31 @@ def place_counts_rebuild(source_id: int, months: Sequence[date]) -> None:
     """Recount the incident rows of one source for the given months per place, month,
     category and the source's own category (:class:`PlaceMonthCount`), in the caller's
     transaction: after an import adds rows and after a crosswalk re-map changes categories."""
-    if not months:
-        return
-    counts = PlaceMonthCount._meta.db_table
-    incidents = Incident._meta.db_table
-    marks = ", ".join(["%s"] * len(months))
-    params: list[int | date] = [source_id, *months]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM {counts} WHERE source_id = %s AND month IN ({marks})",  # noqa: S608
-            params,
-        )
-        cursor.execute(
-            f"INSERT INTO {counts} (place_id, month, source_id, category_id, source_category, n) "  # noqa: S608
-            f"SELECT place_id, month, source_id, category_id, source_category, COUNT(*) "
-            f"FROM {incidents} WHERE source_id = %s AND month IN ({marks}) "
-            "GROUP BY place_id, month, source_id, category_id, source_category",
-            params,
-        )
+    _counts_rebuild(PlaceMonthCount, "place_id", ["place_id"], source_id, months)
 
 
 def subcategory_counts_rebuild(source_id: int, months: Sequence[date]) -> None:
     """Recount the incident rows of one source for the given months per ward and district,
     category and the source's own category (:class:`AreaSubcategoryCount`), in the caller's
     transaction."""
+    keys = list(MONTHLY_LEVELS)
+    _counts_rebuild(AreaSubcategoryCount, "area_id", keys, source_id, months, not_null=True)
+
+
+def _counts_rebuild(
+    model: Any,
+    target: str,
+    keys: Sequence[str],
+    source_id: int,
+    months: Sequence[date],
+    *,
+    not_null: bool = False,
+) -> None:
+    """Delete ``model``'s counts of the source's months, then count the incident rows again
+    grouped by each of ``keys`` (incident columns) into ``target`` (the model's column)."""
     if not months:
         return
-    counts = AreaSubcategoryCount._meta.db_table
+    counts = model._meta.db_table
     incidents = Incident._meta.db_table
     marks = ", ".join(["%s"] * len(months))
     params: list[int | date] = [source_id, *months]
@@ -352,13 +350,14 @@ def subcategory_counts_rebuild(source_id: int, months: Sequence[date]) -> None:
             f"DELETE FROM {counts} WHERE source_id = %s AND month IN ({marks})",  # noqa: S608
             params,
         )
-        for area_column in MONTHLY_LEVELS:
+        for key in keys:
+            present = f" AND {key} IS NOT NULL" if not_null else ""
             cursor.execute(
-                f"INSERT INTO {counts} (area_id, month, source_id, category_id, "  # noqa: S608
-                f"source_category, n) SELECT {area_column}, month, source_id, category_id, "
+                f"INSERT INTO {counts} ({target}, month, source_id, category_id, "  # noqa: S608
+                f"source_category, n) SELECT {key}, month, source_id, category_id, "
                 f"source_category, COUNT(*) FROM {incidents} WHERE source_id = %s "
-                f"AND month IN ({marks}) AND {area_column} IS NOT NULL "
-                f"GROUP BY {area_column}, month, source_id, category_id, source_category",
+                f"AND month IN ({marks}){present} "
+                f"GROUP BY {key}, month, source_id, category_id, source_category",
                 params,
             )
 
