@@ -401,7 +401,21 @@ class AreaMonthCount(models.Model):
         ]
 
 
-class PlaceMonthCount(models.Model):
+class SubcategoryMonthCount(models.Model):
+    """An abstract base for the SIA's count tables: incidents per month x source x category
+    x the source's own category, and per the place or area each table adds."""
+
+    month = models.DateField()
+    source = _bulk_key(Source, models.CASCADE)
+    category = _bulk_key(Category, models.CASCADE, null=True, related_name=None)
+    source_category = models.TextField()
+    n = models.PositiveIntegerField()
+
+    class Meta:
+        abstract = True
+
+
+class PlaceMonthCount(SubcategoryMonthCount):
     """Incidents per place x month x source x category x the source's own category, kept by
     the import in its transaction beside :class:`AreaMonthCount` (issue 8 item 9).
 
@@ -413,11 +427,6 @@ class PlaceMonthCount(models.Model):
     """
 
     place = _bulk_key(Place, models.CASCADE)
-    month = models.DateField()
-    source = _bulk_key(Source, models.CASCADE)
-    category = _bulk_key(Category, models.CASCADE, null=True, related_name=None)
-    source_category = models.TextField()
-    n = models.PositiveIntegerField()
 
     class Meta:
         indexes = [
@@ -426,7 +435,7 @@ class PlaceMonthCount(models.Model):
         ]
 
 
-class AreaSubcategoryCount(models.Model):
+class AreaSubcategoryCount(SubcategoryMonthCount):
     """Incidents per ward or district (newest generation) x month x source x category x the
     source's own category: the SIA's sub-category breakdown for those areas (issue 8 item
     9). Kept like :class:`AreaMonthCount`: recounted from the incident rows for the (source,
@@ -434,11 +443,6 @@ class AreaSubcategoryCount(models.Model):
     transaction."""
 
     area = _bulk_key(Area, models.CASCADE)
-    month = models.DateField()
-    source = _bulk_key(Source, models.CASCADE)
-    category = _bulk_key(Category, models.CASCADE, null=True, related_name=None)
-    source_category = models.TextField()
-    n = models.PositiveIntegerField()
 
     class Meta:
         indexes = [

@@ -189,7 +189,25 @@ class Rag(models.TextChoices):
     BLUE = "blue", "Blue: complete"
 
 
-class QuarterlyUpdate(models.Model):
+class Entered(models.Model):
+    """An abstract base for what a person enters (a quarterly update, an update on a
+    recommendation, a monthly return): who entered it (empty once their account is deleted)
+    and when."""
+
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    entered_at = models.DateTimeField()
+
+    class Meta:
+        abstract = True
+
+
+class QuarterlyUpdate(Entered):
     """A quarter's update of an action: commentary and a RAG status, who entered it and when.
 
     Quarters are of the financial year (April to March): "2021-22 Q1" is April-June 2021,
@@ -204,15 +222,7 @@ class QuarterlyUpdate(models.Model):
     quarter_label = models.CharField(max_length=40, blank=True, help_text="e.g. 2021-22 Q1")
     commentary = models.TextField(blank=True)
     rag = models.CharField(max_length=12, choices=Rag.choices, blank=True)
-    entered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
     entered_by_name = models.CharField(max_length=200, blank=True)
-    entered_at = models.DateTimeField()
 
     class Meta:
         ordering = ["action", "-fiscal_year", "-quarter", "-entered_at", "-id"]
@@ -255,7 +265,7 @@ class ScrutinyRecommendation(models.Model):
         return f"{self.letter}) {self.recommendation[:60]}"
 
 
-class RecommendationUpdate(models.Model):
+class RecommendationUpdate(Entered):
     """An update on a scrutiny recommendation."""
 
     recommendation = models.ForeignKey(
@@ -263,14 +273,6 @@ class RecommendationUpdate(models.Model):
     )
     commentary = models.TextField()
     rag = models.CharField(max_length=12, choices=Rag.choices, blank=True)
-    entered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    entered_at = models.DateTimeField()
 
     class Meta:
         ordering = ["recommendation", "-entered_at", "-id"]
@@ -351,21 +353,13 @@ class ActionIndicator(models.Model):
         ]
 
 
-class IndicatorValue(models.Model):
+class IndicatorValue(Entered):
     """A month's manual return for an indicator (``month`` is the first of the month)."""
 
     indicator = models.ForeignKey(Indicator, on_delete=models.CASCADE, related_name="values")
     month = models.DateField()
     value = models.DecimalField(max_digits=14, decimal_places=3)
     note = models.TextField(blank=True)
-    entered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    entered_at = models.DateTimeField()
 
     class Meta:
         ordering = ["indicator", "month"]

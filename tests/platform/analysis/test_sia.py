@@ -190,17 +190,9 @@ def test_top_repeat_locations_are_snap_points_counted_from_the_raw_rows(northumb
 
 
 def test_the_sia_command_prints_json_with_the_fields_asked_for(northumbria):
-    out = csp(
-        "csp_sia",
-        "--area",
-        NEWCASTLE,
-        "--period",
-        "2021-07..2022-06",
-        "--baseline",
-        "2020-07..2021-06",
-        "--format",
-        "json",
-    )
+    sia = ("csp_sia", "--area", NEWCASTLE, "--period", "2021-07..2022-06")
+    sia += ("--baseline", "2020-07..2021-06")
+    out = csp(*sia, "--format", "json")
     data = json.loads(out)
     report = selectors.sia_for_area(scope_of(NEWCASTLE), PERIOD, BASELINE)
     assert data["period"]["missing_months"] == ["2022-01"]
@@ -212,15 +204,7 @@ def test_the_sia_command_prints_json_with_the_fields_asked_for(northumbria):
         assert fields <= set(got)
         assert {k: got[k] for k in fields} == {k: row[k] for k in fields}
     assert [f["text"] for f in data["findings"]] == [f.text for f in report.findings]
-    table = csp(
-        "csp_sia",
-        "--area",
-        NEWCASTLE,
-        "--period",
-        "2021-07..2022-06",
-        "--baseline",
-        "2020-07..2021-06",
-    )
+    table = csp(*sia)
     assert "Findings:" in table and report.findings[0].text in table
     assert "not addresses" in table
 

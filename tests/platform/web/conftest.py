@@ -205,6 +205,13 @@ def personas(world: dict[str, Any], db: None) -> Personas:
     return Personas(world)
 
 
+def client_for(personas: Personas, name: str) -> VerifiedClient:
+    """A client signed in as the persona ``name`` (both steps, as :class:`VerifiedClient`)."""
+    client = VerifiedClient()
+    client.force_login(personas[name])
+    return client
+
+
 def csp_json(*args: str) -> list[dict[str, Any]]:
     """`csp COMMAND ... --format json` as an analyst would run it."""
     out = StringIO()

@@ -12,17 +12,10 @@ from django.urls import reverse
 from csp_platform.analysis import selectors as analysis
 from csp_platform.core.models import AuditEvent
 from csp_platform.incidents.scope import FULL_ACCESS, scope_resolve
-from tests.platform.web.conftest import MIDDLEHAVEN, MIDDLESBROUGH
-from tests.platform.web.conftest import VerifiedClient as Client
+from tests.platform.web.conftest import MIDDLEHAVEN, MIDDLESBROUGH, client_for
 
 PERIODS = {"from": "2019-01", "to": "2019-02", "baseline_from": "2018-11", "baseline_to": "2018-12"}
 PERIOD, BASELINE = (date(2019, 1, 1), date(2019, 2, 1)), (date(2018, 11, 1), date(2018, 12, 1))
-
-
-def client_for(personas, name: str) -> Client:
-    client = Client()
-    client.force_login(personas[name])
-    return client
 
 
 def test_the_sia_page_shows_the_sia_selectors_table(personas):

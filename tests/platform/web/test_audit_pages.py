@@ -13,16 +13,16 @@ from django.utils import timezone
 
 from csp_platform.core import services
 from csp_platform.core.models import AuditEvent, Organisation, Partnership
-from tests.platform.web.conftest import HARTLEPOOL_WARD, MIDDLEHAVEN, MIDDLESBROUGH, PASSWORD
+from tests.platform.web.conftest import (
+    HARTLEPOOL_WARD,
+    MIDDLEHAVEN,
+    MIDDLESBROUGH,
+    PASSWORD,
+    client_for,
+)
 from tests.platform.web.conftest import VerifiedClient as Client
 
 PERIODS = {"from": "2019-01", "to": "2019-02", "baseline_from": "2018-11", "baseline_to": "2018-12"}
-
-
-def client_for(personas, name: str) -> Client:  # type: ignore[no-untyped-def]
-    client = Client()
-    client.force_login(personas[name])
-    return client
 
 
 def new_events(since: int) -> list[AuditEvent]:

@@ -17,16 +17,9 @@ from scipy import stats
 from csp_platform.core.models import AuditAction, AuditEvent
 from tests.conftest import DATA
 from tests.platform.conftest import raw_rows
-from tests.platform.web.conftest import MIDDLESBROUGH
-from tests.platform.web.conftest import VerifiedClient as Client
+from tests.platform.web.conftest import MIDDLESBROUGH, client_for
 
 FEBRUARY = DATA / "police" / "cleveland" / "2019-02" / "2019-02-cleveland-street.csv"
-
-
-def client_for(personas, name: str) -> Client:
-    client = Client()
-    client.force_login(personas[name])
-    return client
 
 
 def test_the_point_csv_gives_coordinates_as_police_uk_published_them(personas):

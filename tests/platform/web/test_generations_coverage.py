@@ -25,7 +25,13 @@ from csp_platform.incidents import services
 from csp_platform.incidents.services import incidents_relink_areas
 from tests.conftest import DATA
 from tests.platform.conftest import CLEVELAND, raw_rows
-from tests.platform.web.conftest import MIDDLEHAVEN, MIDDLESBROUGH, csp_json, police_files
+from tests.platform.web.conftest import (
+    MIDDLEHAVEN,
+    MIDDLESBROUGH,
+    client_for,
+    csp_json,
+    police_files,
+)
 from tests.platform.web.conftest import VerifiedClient as Client
 
 MONTHS = ("2018-11", "2018-12", "2019-01", "2019-02")
@@ -36,9 +42,7 @@ MAPPINGS = Path(__file__).resolve().parents[3] / "examples" / "mappings"
 
 @pytest.fixture
 def analyst(personas) -> Client:
-    client = Client()
-    client.force_login(personas["analyst"])
-    return client
+    return client_for(personas, "analyst")
 
 
 def url(name: str) -> str:

@@ -19,7 +19,14 @@ from csp_platform.areas.models import Area
 from csp_platform.core.models import AuditEvent
 from csp_platform.incidents import repository
 from csp_platform.incidents.models import AreaMonthCount, Incident, LocationPrecision, Place
-from tests.platform.web.conftest import MIDDLEHAVEN, MIDDLESBROUGH, MONTHS, csp_json, police_files
+from tests.platform.web.conftest import (
+    MIDDLEHAVEN,
+    MIDDLESBROUGH,
+    MONTHS,
+    client_for,
+    csp_json,
+    police_files,
+)
 from tests.platform.web.conftest import VerifiedClient as Client
 
 FILTERS = {"area": MIDDLEHAVEN, "category": "burglary", "from": "2018-11", "to": "2019-02"}
@@ -27,9 +34,7 @@ FILTERS = {"area": MIDDLEHAVEN, "category": "burglary", "from": "2018-11", "to":
 
 @pytest.fixture
 def analyst(personas) -> Client:
-    client = Client()
-    client.force_login(personas["analyst"])
-    return client
+    return client_for(personas, "analyst")
 
 
 def hub_url(name: str) -> str:

@@ -12,8 +12,7 @@ from csp_platform.core.models import AuditAction, AuditEvent
 from csp_platform.plans import services
 from csp_platform.plans.models import Action, Plan, QuarterlyUpdate, Rag
 from tests.conftest import SHARED
-from tests.platform.web.conftest import MIDDLESBROUGH
-from tests.platform.web.conftest import VerifiedClient as Client
+from tests.platform.web.conftest import MIDDLESBROUGH, client_for
 
 SEED_000 = next((SHARED / "seeds").glob("000_*.txt"))
 
@@ -22,12 +21,6 @@ SEED_000 = next((SHARED / "seeds").glob("000_*.txt"))
 def plan(personas) -> Plan:
     services.plan_import(SEED_000, partnership_slug=MIDDLESBROUGH)
     return Plan.objects.get(partnership__slug=MIDDLESBROUGH)
-
-
-def _client(personas, name: str) -> Client:
-    client = Client()
-    client.force_login(personas[name])
-    return client
 
 
 def _plan_url(plan: Plan, query: str = "") -> str:
@@ -40,7 +33,7 @@ def _action_url(action: Action, name: str = "plans:action") -> str:
 
 
 def test_the_plan_tree_shows_priorities_objectives_and_actions(personas, plan):
-    page = _client(personas, "councillor").get(_plan_url(plan)).content.decode()
+    page = client_for(personas, "councillor").get(_plan_url(plan)).content.decode()
     assert "Showing 83 of 83 actions." in page
     assert "Priority 1: Perceptions and Feeling Safe" in page
     assert "Objective: Reducing crime, ASB &amp; environmental crime" in page
@@ -50,7 +43,7 @@ def test_the_plan_tree_shows_priorities_objectives_and_actions(personas, plan):
 
 
 def test_the_filters_choose_actions(personas, plan):
-    client = _client(personas, "manager")
+    client = client_for(personas, "manager")
     fire = Action.objects.get(lead_organisations__slug="cleveland-fire-brigade")
     fire_org = fire.lead_organisations.get()
     page = client.get(_plan_url(plan, f"organisation={fire_org.pk}")).content.decode()
@@ -78,7 +71,7 @@ def test_the_filters_choose_actions(personas, plan):
 
 def test_a_lead_officer_enters_an_update_and_it_shows_with_its_word(personas, plan):
     fire = Action.objects.get(lead_organisations__slug="cleveland-fire-brigade")
-    client = _client(personas, "officer")  # Cleveland Fire Brigade
+    client = client_for(personas, "officer")  # Cleveland Fire Brigade
     page = client.get(_action_url(fire)).content.decode()
     assert "Enter a quarterly update" in page and "Edit the action" not in page
     response = client.post(
@@ -100,7 +93,7 @@ def test_a_lead_officer_enters_an_update_and_it_shows_with_its_word(personas, pl
 
 def test_updating_another_organisations_action_is_refused(personas, plan):
     council_action = Action.objects.get(source_line=37)  # MBC
-    client = _client(personas, "officer")  # Cleveland Fire Brigade
+    client = client_for(personas, "officer")  # Cleveland Fire Brigade
     assert (
         "Enter a quarterly update" not in client.get(_action_url(council_action)).content.decode()
     )
@@ -116,7 +109,7 @@ def test_updating_another_organisations_action_is_refused(personas, plan):
 
 def test_a_manager_edits_an_action_and_the_history_shows_from_what_to_what(personas, plan):
     action = Action.objects.get(source_line=37)
-    client = _client(personas, "manager")
+    client = client_for(personas, "manager")
     form = client.get(_action_url(action, "plans:action_edit"))
     assert form.status_code == 200
     initial = form.context["form"].initial
@@ -145,7 +138,7 @@ def test_a_manager_edits_an_action_and_the_history_shows_from_what_to_what(perso
 
 def test_a_bad_edit_shows_the_error_and_changes_nothing(personas, plan):
     action = Action.objects.get(source_line=37)
-    client = _client(personas, "manager")
+    client = client_for(personas, "manager")
     response = client.post(
         _action_url(action, "plans:action_edit"),
         {"parent": "objective:0", "text": "", "status": "in_progress", "due_date": "31/31/2022"},
@@ -158,7 +151,7 @@ def test_a_bad_edit_shows_the_error_and_changes_nothing(personas, plan):
 
 
 def test_a_manager_adds_an_action(personas, plan):
-    client = _client(personas, "manager")
+    client = client_for(personas, "manager")
     objective = plan.objectives.get(text="Reduce begging")
     url = reverse("plans:action_add", kwargs={"partnership": MIDDLESBROUGH, "plan": plan.uuid})
     response = client.post(
@@ -182,7 +175,7 @@ def test_a_manager_adds_an_action(personas, plan):
 
 
 def test_the_downloads_are_the_plan(personas, plan):
-    client = _client(personas, "councillor")
+    client = client_for(personas, "councillor")
     url = reverse(
         "plans:export", kwargs={"partnership": MIDDLESBROUGH, "plan": plan.uuid, "fmt": "xlsx"}
     )
@@ -194,7 +187,7 @@ def test_the_downloads_are_the_plan(personas, plan):
 
 def test_the_plan_list_and_a_scrutiny_plan(personas, plan):
     services.plan_import(next((SHARED / "seeds").glob("001_*.txt")), partnership_slug=MIDDLESBROUGH)
-    client = _client(personas, "councillor")
+    client = client_for(personas, "councillor")
     page = client.get(reverse("plans:plans", kwargs={"partnership": MIDDLESBROUGH})).content
     assert page.decode().count('<th scope="row"') == 2  # the two plans' rows
     scrutiny = Plan.objects.get(kind=Plan.Kind.SCRUTINY)
@@ -206,7 +199,7 @@ def test_the_plan_list_and_a_scrutiny_plan(personas, plan):
 
 def test_the_navigation_marks_plans_on_every_plan_page(personas, plan):
     action = Action.objects.get(source_line=37)
-    client = _client(personas, "manager")
+    client = client_for(personas, "manager")
     for url in (_plan_url(plan), _action_url(action), _action_url(action, "plans:action_edit")):
         page = client.get(url).content.decode()
         assert (

@@ -12,8 +12,7 @@ from django.urls import reverse
 from csp_platform.plans import services
 from csp_platform.plans.models import Action, Plan
 from tests.conftest import SHARED
-from tests.platform.web.conftest import MIDDLESBROUGH
-from tests.platform.web.conftest import VerifiedClient as Client
+from tests.platform.web.conftest import MIDDLESBROUGH, client_for
 
 SEEDS = SHARED / "seeds"
 
@@ -25,9 +24,7 @@ def plans(personas) -> None:
 
 
 def _get(personas, name: str, url: str) -> str:
-    client = Client()
-    client.force_login(personas[name])
-    response = client.get(url)
+    response = client_for(personas, name).get(url)
     assert response.status_code == 200
     return response.content.decode()
 
