@@ -4,7 +4,8 @@ Everything else uses the ORM. An import first reads the identities it already ho
 months in hand (one range scan of the unique index: identities lead with ``YYYYMM``), keeps
 only the new rows, and writes them through a staging database on SQLite (``staging.py``) or
 with ``COPY`` on PostgreSQL.
-Monthly counts are then *added to* from the new rows, not recounted. The unique index on
+Monthly counts, and the SIA's counts per place and per ward or district and sub-category, are
+then *added to* from the new rows, not recounted. The unique index on
 (source, ident) still stands behind this, so a duplicate can never be stored.
 """
 
@@ -313,17 +314,71 @@ def monthly_counts_rebuild(source_id: int, months: Sequence[date]) -> None:
     subcategory_counts_rebuild(source_id, months)
 
 
+# The keys of the two SIA count tables besides their area or place and the source.
+DETAIL_KEYS = ("month", "category_id", "source_category")
+_DETAIL_SCHEMA: dict[str, Any] = {
+    "month": pl.Date,
+    "category_id": pl.Int64,
+    "source_category": pl.String,
+    "n": pl.Int64,
+}
+
+
+def place_counts_add(source_id: int, counts: pl.DataFrame) -> None:
+    """Add counts of newly stored incidents (columns place_id, month, category_id,
+    source_category, n) to :class:`PlaceMonthCount` for one source, in the caller's
+    transaction. An import counts its new rows from its blocks in memory, so a first import
+    never groups the stored rows (docs/performance.md)."""
+    _counts_add(PlaceMonthCount, "place_id", source_id, counts)
+
+
+def subcategory_counts_add(source_id: int, counts: pl.DataFrame) -> None:
+    """Add counts of newly stored incidents (columns area_id, month, category_id,
+    source_category, n; wards and districts) to :class:`AreaSubcategoryCount` for one
+    source, in the caller's transaction."""
+    _counts_add(AreaSubcategoryCount, "area_id", source_id, counts)
+
+
+def _counts_add(model: Any, target: str, source_id: int, counts: pl.DataFrame) -> None:
+    """Add ``counts`` to ``model``'s table: months that already hold counts of the source
+    are read, summed with the new counts, deleted and written back; the others (all of them
+    in a first import) are written straight away."""
+    if counts.height == 0:
+        return
+    keys = [target, *DETAIL_KEYS]
+    schema = {target: pl.Int64, **_DETAIL_SCHEMA}
+    counts = counts.select(pl.col(c).cast(t) for c, t in schema.items())
+    months = sorted(counts["month"].unique().to_list())
+    held = model.objects.filter(source_id=source_id, month__in=months)
+    stored = pl.DataFrame(list(held.values_list(*keys, "n")), schema=schema, orient="row")
+    if stored.height:
+        held_months = sorted(stored["month"].unique().to_list())
+        marks = ", ".join(["%s"] * len(held_months))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {model._meta.db_table} WHERE source_id = %s "  # noqa: S608
+                f"AND month IN ({marks})",
+                [source_id, *held_months],
+            )
+        counts = pl.concat([stored, counts]).group_by(keys).agg(pl.col("n").sum())
+    # in the order of the (place or area, month) index: its pages fill one after another
+    counts = counts.sort(keys).with_columns(pl.lit(source_id, dtype=pl.Int64).alias("source_id"))
+    _bulk_insert(model._meta.db_table, [*keys, "source_id", "n"], counts)
+
+
 def place_counts_rebuild(source_id: int, months: Sequence[date]) -> None:
     """Recount the incident rows of one source for the given months per place, month,
     category and the source's own category (:class:`PlaceMonthCount`), in the caller's
-    transaction: after an import adds rows and after a crosswalk re-map changes categories."""
+    transaction: after a crosswalk re-map changes categories (imports add to the counts
+    instead, :func:`place_counts_add`)."""
     _counts_rebuild(PlaceMonthCount, "place_id", ["place_id"], source_id, months)
 
 
 def subcategory_counts_rebuild(source_id: int, months: Sequence[date]) -> None:
     """Recount the incident rows of one source for the given months per ward and district,
     category and the source's own category (:class:`AreaSubcategoryCount`), in the caller's
-    transaction."""
+    transaction: after a crosswalk re-map or a relink (imports add to the counts instead,
+    :func:`subcategory_counts_add`)."""
     keys = list(MONTHLY_LEVELS)
     _counts_rebuild(AreaSubcategoryCount, "area_id", keys, source_id, months, not_null=True)
 

@@ -305,7 +305,9 @@ class _Importer:
         self.months_with_rows: set[tuple[int, date]] = set()
         self.batches: dict[int, ImportBatch] = {}
         self.touched: dict[int, set[date]] = {}
-        self.increments: dict[int, list[pl.DataFrame]] = {}
+        # counts of the new rows, per source and month (see _count)
+        self.increments: dict[int, dict[date, list[pl.DataFrame]]] = {}
+        self.increment_rows = 0
         self.stored: dict[tuple[int, date], pl.Series] = {}
         self.crosswalks: dict[str, tuple[Crosswalk | None, dict[str, int | None], set[str]]] = {}
 
@@ -436,9 +438,23 @@ class _Importer:
             self.months_with_rows.add((source.id, month))
         self.result.rows_new += added
         batch.rows_new += added
-        self.increments.setdefault(source.id, []).append(
-            new.group_by("month", "category_id", *repository.MONTHLY_LEVELS).len("n")
-        )
+        self._count(source.id, new.group_by(*COUNT_KEYS).len("n"))
+
+    def _count(self, source_id: int, counts: pl.DataFrame) -> None:
+        """Keep a block's counts of new rows (columns ``COUNT_KEYS`` and ``n``), by month,
+        for the count tables :meth:`finish` adds to. They are summed whenever they pass
+        ``COUNTS_HELD_ROWS``, so memory holds about one row per distinct key, not one per
+        block and key; and they are summed month by month, which keeps each sum small."""
+        held = self.increments.setdefault(source_id, {})
+        for (month,), part in counts.group_by("month"):
+            held.setdefault(month, []).append(part)
+        self.increment_rows += counts.height
+        if self.increment_rows > COUNTS_HELD_ROWS:
+            self.increment_rows = 0
+            for months in self.increments.values():
+                for month, parts in months.items():
+                    months[month] = [_summed(parts)]
+                    self.increment_rows += months[month][0].height
 
     def add_aggregates(
         self,
@@ -525,12 +541,8 @@ class _Importer:
             if source.kind == Source.Kind.AGGREGATE:
                 aggregate_counts_rebuild(source)
             elif self.increments.get(source_id):
-                counts = _monthly_increments(pl.concat(self.increments[source_id]))
-                repository.monthly_counts_add(source_id, "incident", counts)
-                months = sorted(counts["month"].unique())
-                repository.place_counts_rebuild(source_id, months)
-                repository.subcategory_counts_rebuild(source_id, months)
-        if self.increments:
+                _counts_store(source_id, self.increments.pop(source_id))
+        if self.increment_rows:
             repository.count_tables_analyze()
         for batch in self.batches.values():
             batch.files = [vars(f) for f in files]
@@ -558,11 +570,59 @@ class _Importer:
                 self.result.rows_remapped += crosswalk_remap(source.scheme, source.organisation)
 
 
+# What an import counts its new rows by, block by block (a place has one ward and one
+# district, so these are the place's counts): enough for all three count tables.
+COUNT_KEYS = ("place_id", "month", "category_id", "source_category", *repository.MONTHLY_LEVELS)
+# Counts of new rows held before they are summed (about 50 MB; see _Importer._count).
+COUNTS_HELD_ROWS = 1_000_000
+
+
+def _summed(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """One frame of counts by ``COUNT_KEYS`` (each key once) from several."""
+    if len(parts) == 1:
+        return parts[0]  # a group-by's result already
+    return pl.concat(parts).group_by(COUNT_KEYS).agg(pl.col("n").sum())
+
+
+def _counts_store(source_id: int, months: dict[date, list[pl.DataFrame]]) -> None:
+    """Add the counts of an import's new rows of one source (by month, see
+    :meth:`_Importer._count`) to the monthly table and the SIA's two count tables. Each
+    month is summed on its own. A place has one ward and one district, and a source
+    category one category, in an import, so the counts by ``COUNT_KEYS`` are the counts
+    per place, month, category and source category (:class:`PlaceMonthCount`) as they
+    are."""
+    monthly, places, areas = [], [], []
+    for month in sorted(months):
+        counts = _summed(months.pop(month))
+        monthly.append(_monthly_increments(counts))
+        places.append(counts.select("place_id", *repository.DETAIL_KEYS, "n"))
+        areas.append(_subcategory_increments(counts))
+    repository.monthly_counts_add(source_id, "incident", pl.concat(monthly))
+    repository.place_counts_add(source_id, pl.concat(places))
+    repository.subcategory_counts_add(source_id, pl.concat(areas))
+
+
+def _subcategory_increments(counts: pl.DataFrame) -> pl.DataFrame:
+    """Counts of newly stored incidents per ward and per district, month, category and
+    source category, for :class:`AreaSubcategoryCount`, from counts by ``COUNT_KEYS``."""
+    keys = list(repository.DETAIL_KEYS)
+    return pl.concat(
+        [
+            counts.filter(pl.col(level).is_not_null())
+            .group_by(level, *keys)
+            .agg(pl.col("n").sum())
+            .rename({level: "area_id"})
+            for level in repository.MONTHLY_LEVELS
+        ]
+    )
+
+
 def _monthly_increments(counts: pl.DataFrame) -> pl.DataFrame:
     """Counts of newly stored incidents per month and category for the whole source (area
-    null), wards and districts, from counts per (month, category, ward, district) (column
-    ``n``); added to the monthly table at the end. (LSOA breakdowns are counted from the
-    incident rows: by LSOA the table would be nearly as big as they are.)"""
+    null), wards and districts, from counts by ``COUNT_KEYS`` (or any that include month,
+    category, ward and district; column ``n``); added to the monthly table at the end.
+    (LSOA breakdowns are counted from the incident rows: by LSOA the table would be nearly
+    as big as they are.)"""
     keys = ["month", "category_id"]
     parts = [counts.group_by(keys).agg(pl.col("n").sum(), pl.lit(None, pl.Int64).alias("area_id"))]
     for level in repository.MONTHLY_LEVELS:
