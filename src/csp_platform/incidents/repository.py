@@ -63,6 +63,9 @@ _PG_TYPES = {
 # the file). Identities lead with the month, so inserts touch a month's part of the unique
 # index; 64 MB imported 5 million rows as fast as 256 MB did (docs/performance.md).
 SQLITE_IMPORT_CACHE_KIB = 65_536
+# Rows written by one COPY or one staged INSERT (an import's blocks are smaller; its count
+# tables are written in parts of this size).
+BULK_ROWS = 65_536
 
 
 def _is_postgres() -> bool:
@@ -173,12 +176,15 @@ def raw_connection() -> Any:
 
 
 def _bulk_insert(table: str, columns: Sequence[str], frame: pl.DataFrame, raw: Any = None) -> None:
-    """Append rows: ``COPY`` on PostgreSQL, the staging database on SQLite."""
+    """Append rows: ``COPY`` on PostgreSQL, the staging database on SQLite; at most
+    ``BULK_ROWS`` rows at a time, so that the copies each step makes stay small."""
     raw = raw_connection() if raw is None else raw
-    if _is_postgres():
-        _copy(raw, table, columns, frame)
-    else:
-        staging.insert_staged(raw, table, columns, frame)
+    for start in range(0, frame.height, BULK_ROWS):
+        part = frame.slice(start, BULK_ROWS)
+        if _is_postgres():
+            _copy(raw, table, columns, part)
+        else:
+            staging.insert_staged(raw, table, columns, part)
 
 
 def _copy(raw: Any, table: str, columns: Sequence[str], frame: pl.DataFrame) -> None:

@@ -394,9 +394,12 @@ class _Importer:
             self.writer.close()
 
     def prepare(self, frame: pl.DataFrame, scheme: str, unlisted: str) -> _Block:
-        """The database-free work on a block, run in the read-ahead thread: categories."""
+        """The database-free work on a block, run in the read-ahead thread: categories, and
+        each identity once per organisation (a block's repeats of a row are one incident)."""
         read = dict(frame["organisation"].value_counts().iter_rows())
-        return _Block(self.categorise(frame, scheme, unlisted), read)
+        frame = self.categorise(frame, scheme, unlisted)
+        once = ["ident"] if len(read) == 1 else ["organisation", "ident"]
+        return _Block(frame.unique(subset=once, keep="first", maintain_order=True), read)
 
     def add_incidents(
         self, frame: pl.DataFrame, read: int, source: Source, mapping: dict[str, object] | None
@@ -408,7 +411,7 @@ class _Importer:
         if frame.height == 0:
             return
         stored = self.stored_idents(source.id, set(frame["month"].unique().to_list()))
-        new = frame.unique(subset="ident", keep="first", maintain_order=True)
+        new = frame  # each identity once already (prepare)
         if stored.len():
             new = new.join(stored.to_frame(), on="ident", how="anti", maintain_order="left")
         self._note_months(source, frame)
