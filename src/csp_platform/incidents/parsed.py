@@ -79,17 +79,25 @@ class ParsedFiles:
         self.held_bytes = 0  # bytes of the blocks kept in memory
         self.spilled = 0  # blocks written to the scratch folder
         self._blocks: dict[Path, list[list[_Held]]] = {}  # per file, per time it was given
+        # (organisation, month) pairs of each file's rows, in the order the files were given
+        self.months: list[set[tuple[Any, Any]]] = []
         self._lock = threading.Lock()
         self._count = 0
 
-    def parse(self, path: Path, frames: Iterator[pl.DataFrame]) -> list[_Held]:
+    def parse(
+        self, path: Path, frames: Iterator[pl.DataFrame]
+    ) -> tuple[list[_Held], set[tuple[Any, Any]]]:
         """Read one file's blocks, keeping each in memory while the budget allows (safe to
-        call from several threads at once)."""
+        call from several threads at once), and the (organisation, month) pairs of its
+        rows."""
         with self._lock:
             self._count += 1
             number = self._count
         blocks: list[_Held] = []
+        months: set[tuple[Any, Any]] = set()
         for frame in frames:
+            if "organisation" in frame.columns and "month" in frame.columns:
+                months.update(frame.select("organisation", "month").unique().iter_rows())
             folded = _Folded(frame)
             size = folded.estimated_size()
             with self._lock:
@@ -104,11 +112,13 @@ class ParsedFiles:
                 block = self.folder / f"{number}-{len(blocks)}.arrow"
                 frame.write_ipc(block, compression="lz4")
                 blocks.append(block)
-        return blocks
+        return blocks, months
 
-    def add(self, path: Path, blocks: list[_Held]) -> None:
-        """Record one file's blocks (files in the order they were given)."""
+    def add(self, path: Path, parsed: tuple[list[_Held], set[tuple[Any, Any]]]) -> None:
+        """Record one file's blocks and months (files in the order they were given)."""
+        blocks, months = parsed
         self._blocks.setdefault(path, []).append(blocks)
+        self.months.append(months)
 
     def frames(self, path: Path) -> Iterator[pl.DataFrame]:
         """The blocks of one file as the reader yielded them (each handed over once, then let
@@ -147,7 +157,7 @@ def parse_first(
             for path, blocks in zip(
                 files, pool.map(lambda p: parsed.parse(p, read(p)), files), strict=True
             ):
-                parsed.add(path, blocks)
+                parsed.add(path, blocks)  # blocks and months
         except (readers.RowError, readers.MappingError) as exc:
             raise ImportRejected(f"{exc}. Nothing was imported.") from exc
         finally:

@@ -87,20 +87,26 @@ def import_begin() -> None:
             cursor.execute(f"PRAGMA cache_size = -{SQLITE_IMPORT_CACHE_KIB}")
 
 
+# Tables a first load on PostgreSQL fills without their secondary indexes, built at the end.
+_BULK_MODELS = (Incident, PlaceMonthCount, AreaSubcategoryCount)
+
+
 def bulk_load_begin() -> bool:
     """PostgreSQL, incident table empty (the first, historical load): drop the unique
-    constraint and the secondary indexes for the load, to be built once, sorted and in
-    parallel, by :func:`bulk_load_end` (PostgreSQL's own advice for populating a table;
-    about 1.2 s of 3.3 s on 400,000 rows). Readers of the table wait for the import to
-    commit. SQLite gains nothing from this (measured), so keeps its indexes. Returns
-    whether the indexes were dropped."""
-    if not _is_postgres() or Incident.objects.exists():
+    constraint and the secondary indexes of the incidents and of the SIA's two count
+    tables for the load, to be built once, sorted and in parallel, by
+    :func:`bulk_load_end` (PostgreSQL's own advice for populating a table; about 1.2 s of
+    3.3 s on 400,000 rows for the incidents, 0.3 s for the counts). Readers of the tables
+    wait for the import to commit. SQLite gains nothing from this (measured), so keeps its
+    indexes. Returns whether the indexes were dropped."""
+    if not _is_postgres() or any(m.objects.exists() for m in _BULK_MODELS):
         return False
     with connection.schema_editor(atomic=False) as editor:
-        for constraint in Incident._meta.constraints:
-            editor.remove_constraint(Incident, constraint)
-        for index in Incident._meta.indexes:
-            editor.remove_index(Incident, index)
+        for model in _BULK_MODELS:
+            for constraint in model._meta.constraints:
+                editor.remove_constraint(model, constraint)
+            for index in model._meta.indexes:
+                editor.remove_index(model, index)
     return True
 
 
@@ -108,10 +114,11 @@ def bulk_load_end() -> None:
     """Build what :func:`bulk_load_begin` dropped. A duplicate identity (which the import
     never writes) would fail here and roll the import back."""
     with connection.schema_editor(atomic=False) as editor:
-        for constraint in Incident._meta.constraints:
-            editor.add_constraint(Incident, constraint)
-        for index in Incident._meta.indexes:
-            editor.add_index(Incident, index)
+        for model in _BULK_MODELS:
+            for constraint in model._meta.constraints:
+                editor.add_constraint(model, constraint)
+            for index in model._meta.indexes:
+                editor.add_index(model, index)
 
 
 def places_stored() -> tuple[pl.DataFrame, int]:
@@ -370,6 +377,29 @@ def _counts_add(model: Any, target: str, source_id: int, counts: pl.DataFrame) -
     # in the order of the (place or area, month) index: its pages fill one after another
     counts = counts.sort(keys).with_columns(pl.lit(source_id, dtype=pl.Int64).alias("source_id"))
     _bulk_insert(model._meta.db_table, [*keys, "source_id", "n"], counts)
+
+
+def counts_insert_new(
+    source_id: int,
+    monthly: pl.DataFrame,
+    places: pl.DataFrame,
+    areas: pl.DataFrame,
+    raw: Any = None,
+) -> None:
+    """Write the counts of months of a source that held no incidents before this import
+    (so no counts either: nothing to read or add to), as :func:`monthly_counts_add`,
+    :func:`place_counts_add` and :func:`subcategory_counts_add` would. ``raw``: see
+    :func:`raw_connection` (the import's writer thread calls this)."""
+    source = pl.lit(source_id, dtype=pl.Int64).alias("source_id")
+    monthly = monthly.with_columns(source, pl.lit("incident").alias("kind"))
+    _bulk_insert(AreaMonthCount._meta.db_table, COUNT_COLUMNS, monthly, raw)
+    for model, target, counts in (
+        (PlaceMonthCount, "place_id", places),
+        (AreaSubcategoryCount, "area_id", areas),
+    ):
+        keys = [target, *DETAIL_KEYS]
+        counts = counts.sort(keys).with_columns(source)
+        _bulk_insert(model._meta.db_table, [*keys, "source_id", "n"], counts, raw)
 
 
 def place_counts_rebuild(source_id: int, months: Sequence[date]) -> None:

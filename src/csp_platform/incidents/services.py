@@ -8,12 +8,15 @@ leaves the database as it was.
 from __future__ import annotations
 
 import contextlib
+import functools
 import queue
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -308,6 +311,10 @@ class _Importer:
         # counts of the new rows, per source and month (see _count)
         self.increments: dict[int, dict[date, list[pl.DataFrame]]] = {}
         self.increment_rows = 0
+        self.counted = False  # counts of new rows written or to write (finish)
+        self.months_before: set[tuple[int, date]] = set()  # (source, month) held before
+        self.file_months: list[set[tuple[Any, date]]] = []  # files still to import
+        self.files_left: Counter[tuple[Any, date]] = Counter()
         self.stored: dict[tuple[int, date], pl.Series] = {}
         self.crosswalks: dict[str, tuple[Crosswalk | None, dict[str, int | None], set[str]]] = {}
 
@@ -372,16 +379,47 @@ class _Importer:
             .alias("category_id")
         )
 
-    def start_incidents(self) -> None:
+    def start_incidents(self, months: list[set[tuple[Any, date]]]) -> None:
         """Load what storing incidents needs and start the writer (the read-ahead thread may
         be reading meanwhile: it needs only the crosswalk, loaded before it starts, and never
-        touches the database)."""
+        touches the database). ``months``: the (organisation, month) pairs of each file's
+        rows, files in the order they will be imported (see :meth:`file_done`)."""
         if self.places is None:
             known, next_id = repository.places_stored()
             self.places = PlaceIndex(AreaIndex.load(), known, next_id)
             self.months_with_rows = repository.months_stored()
+            self.months_before = set(self.months_with_rows)
             self.bulk_load = repository.bulk_load_begin()
             self.writer = _Writer(repository.raw_connection())
+        self.file_months = list(months)
+        self.files_left = Counter(pair for file in months for pair in file)
+
+    def file_done(self, sources: dict[Any, Source]) -> None:
+        """After each file: the counts of a month that no later file of the import holds
+        are complete. Where the source held no incidents in that month before, they are
+        written now, by the writer, while the next files are matched (the other months are
+        added to the stored counts by :meth:`finish`)."""
+        for organisation, month in self.file_months.pop(0):
+            self.files_left[(organisation, month)] -= 1
+            source = sources.get(organisation)
+            if self.files_left[(organisation, month)] or source is None:
+                continue
+            parts = self.increments.get(source.id, {})
+            if (source.id, month) in self.months_before or month not in parts:
+                continue
+            counts = _summed(parts.pop(month))
+            self.increment_rows -= min(self.increment_rows, counts.height)
+            self.counted = True
+            assert self.writer is not None
+            self.writer.run(
+                functools.partial(
+                    repository.counts_insert_new,
+                    source.id,
+                    _monthly_increments(counts),
+                    counts.select("place_id", *repository.DETAIL_KEYS, "n"),
+                    _subcategory_increments(counts),
+                )
+            )
 
     def drain(self) -> None:
         """Wait until the writer has written everything given to it, before this thread
@@ -452,6 +490,7 @@ class _Importer:
         for (month,), part in counts.group_by("month"):
             held.setdefault(month, []).append(part)
         self.increment_rows += counts.height
+        self.counted = True
         if self.increment_rows > COUNTS_HELD_ROWS:
             self.increment_rows = 0
             for months in self.increments.values():
@@ -545,7 +584,7 @@ class _Importer:
                 aggregate_counts_rebuild(source)
             elif self.increments.get(source_id):
                 _counts_store(source_id, self.increments.pop(source_id))
-        if self.increment_rows:
+        if self.counted:
             repository.count_tables_analyze()
         for batch in self.batches.values():
             batch.files = [vars(f) for f in files]
@@ -681,9 +720,7 @@ class _Writer:
 
     def __init__(self, raw: object, depth: int = 2) -> None:
         self._raw = raw
-        self._jobs: queue.Queue[tuple[Callable[..., object], pl.DataFrame] | None] = queue.Queue(
-            maxsize=depth
-        )
+        self._jobs: queue.Queue[Callable[[object], object] | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._work, daemon=True)
         self._thread.start()
@@ -695,8 +732,7 @@ class _Writer:
                 if job is None:
                     return
                 if self._error is None:
-                    write, frame = job
-                    write(frame, self._raw)
+                    job(self._raw)
             except BaseException as exc:  # handed to the importing thread, never lost
                 self._error = exc
             finally:
@@ -708,8 +744,12 @@ class _Writer:
 
     def submit(self, write: Callable[[pl.DataFrame, object], object], frame: pl.DataFrame) -> None:
         """Queue ``write(frame, raw_connection)``; waits while ``depth`` jobs are queued."""
+        self.run(functools.partial(write, frame))
+
+    def run(self, job: Callable[[object], object]) -> None:
+        """Queue ``job(raw_connection)``; waits while ``depth`` jobs are queued."""
         self._raise()
-        self._jobs.put((write, frame))
+        self._jobs.put(job)
 
     def drain(self) -> None:
         """Wait for every queued write; raise the writer's error if there was one."""
@@ -806,9 +846,10 @@ def police_uk_import(
 
         ahead = _ReadAhead(files, read)
         try:
-            importer.start_incidents()
+            importer.start_incidents(parsed.months)
             for path in progress(files) if progress else files:
                 infos.append(_police_file(importer, ahead, path, sources))
+                importer.file_done(sources)
         finally:
             ahead.close()
         return infos
@@ -920,7 +961,7 @@ def mapped_import(
         ahead = _ReadAhead(files, read)
         try:
             if not aggregate:
-                importer.start_incidents()
+                importer.start_incidents(parsed.months)
             for path in progress(files) if progress else files:
                 rows = 0
                 for block in ahead.blocks_of_next_file():
@@ -938,6 +979,8 @@ def mapped_import(
                     else:
                         importer.add_incidents(block.frame, read_rows, source, mapping.raw)
                 infos.append(readers.file_info(path, rows))
+                if not aggregate:
+                    importer.file_done({mapping.organisation: source})
         finally:
             ahead.close()
         return infos
