@@ -35,7 +35,7 @@ from csp_platform.core.errors import ImportRejected
 # Parsed blocks held in memory before later ones go to the scratch folder.
 IN_MEMORY_BYTES = 256 * 2**20
 # Files parsed at once (each holds at most one block in the making).
-PARSE_THREADS = 2
+PARSE_THREADS = 3
 
 
 class _Folded:

@@ -134,9 +134,12 @@ def places_stored() -> tuple[pl.DataFrame, int]:
 def places_insert(frame: pl.DataFrame, raw: Any = None) -> None:
     """Write new places (columns ``PLACE_COLUMNS``, ids handed out by the import).
     ``raw``: see :func:`raw_connection`."""
-    if frame.height == 0:
-        return
-    _bulk_insert(Place._meta.db_table, PLACE_COLUMNS, frame, raw)
+    places_bulk(frame).write(raw)
+
+
+def places_bulk(frame: pl.DataFrame) -> Bulk:
+    """:func:`places_insert`, made ready to write."""
+    return Bulk(Place._meta.db_table, PLACE_COLUMNS, frame)
 
 
 def places_sequence_sync() -> None:
@@ -182,27 +185,53 @@ def raw_connection() -> Any:
     return connection.connection
 
 
+class Bulk:
+    """Rows made ready to append to a table, in parts of at most ``BULK_ROWS`` rows (so
+    that the copies each step makes stay small): CSV text for ``COPY`` on PostgreSQL, a
+    staging database (``staging.image``) on SQLite. Made in one thread, the importing one,
+    while the writer thread writes what was made before (:meth:`write`), which then only
+    hands the bytes to the database."""
+
+    def __init__(self, table: str, columns: Sequence[str], frame: pl.DataFrame) -> None:
+        self.table, self.columns = table, list(columns)
+        self.postgres = _is_postgres()
+        frame = frame.select(self.columns)
+        self.parts = [
+            _csv(part) if self.postgres else staging.image(part)
+            for part in frame.iter_slices(BULK_ROWS)
+            if part.height
+        ]
+
+    def write(self, raw: Any = None) -> None:
+        """Append the rows, in the current transaction. ``raw``: see :func:`raw_connection`."""
+        raw = raw_connection() if raw is None else raw
+        for part in self.parts:
+            if self.postgres:
+                _copy_csv(raw, self.table, self.columns, part)
+            else:
+                staging.insert_image(raw, self.table, self.columns, part)
+
+
 def _bulk_insert(table: str, columns: Sequence[str], frame: pl.DataFrame, raw: Any = None) -> None:
-    """Append rows: ``COPY`` on PostgreSQL, the staging database on SQLite; at most
-    ``BULK_ROWS`` rows at a time, so that the copies each step makes stay small."""
-    raw = raw_connection() if raw is None else raw
-    for start in range(0, frame.height, BULK_ROWS):
-        part = frame.slice(start, BULK_ROWS)
-        if _is_postgres():
-            _copy(raw, table, columns, part)
-        else:
-            staging.insert_staged(raw, table, columns, part)
+    """Append rows: ``COPY`` on PostgreSQL, the staging database on SQLite."""
+    Bulk(table, columns, frame).write(raw)
+
+
+def _csv(frame: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.write_csv(buffer, include_header=False, null_value="\\N", quote_style="necessary")
+    return buffer.getvalue()
+
+
+def _copy_csv(raw: Any, table: str, columns: Sequence[str], text: bytes) -> None:
+    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+    with raw.cursor() as cursor, cursor.copy(sql) as copy:
+        copy.write(text)
 
 
 def _copy(raw: Any, table: str, columns: Sequence[str], frame: pl.DataFrame) -> None:
     """``COPY`` a frame into a table through the raw ``psycopg`` connection."""
-    buffer = io.BytesIO()
-    frame.select(columns).write_csv(
-        buffer, include_header=False, null_value="\\N", quote_style="necessary"
-    )
-    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
-    with raw.cursor() as cursor, cursor.copy(sql) as copy:
-        copy.write(buffer.getvalue())
+    _copy_csv(raw, table, columns, _csv(frame.select(columns)))
 
 
 def _sent_columns(frame: pl.DataFrame) -> list[str]:
@@ -226,9 +255,13 @@ def incidents_insert_new(frame: pl.DataFrame, raw: Any = None) -> int:
     The unique index rejects a duplicate with an error that rolls the whole import back,
     so a mistake here can never store an incident twice.
     """
-    columns = _sent_columns(frame)
-    _bulk_insert(Incident._meta.db_table, columns, frame, raw)
+    incidents_bulk(frame).write(raw)
     return frame.height
+
+
+def incidents_bulk(frame: pl.DataFrame) -> Bulk:
+    """:func:`incidents_insert_new`, made ready to write."""
+    return Bulk(Incident._meta.db_table, _sent_columns(frame), frame)
 
 
 def aggregates_insert(frame: pl.DataFrame) -> int:
@@ -379,27 +412,24 @@ def _counts_add(model: Any, target: str, source_id: int, counts: pl.DataFrame) -
     _bulk_insert(model._meta.db_table, [*keys, "source_id", "n"], counts)
 
 
-def counts_insert_new(
-    source_id: int,
-    monthly: pl.DataFrame,
-    places: pl.DataFrame,
-    areas: pl.DataFrame,
-    raw: Any = None,
-) -> None:
-    """Write the counts of months of a source that held no incidents before this import
-    (so no counts either: nothing to read or add to), as :func:`monthly_counts_add`,
-    :func:`place_counts_add` and :func:`subcategory_counts_add` would. ``raw``: see
-    :func:`raw_connection` (the import's writer thread calls this)."""
+def counts_bulk_new(
+    source_id: int, monthly: pl.DataFrame, places: pl.DataFrame, areas: pl.DataFrame
+) -> list[Bulk]:
+    """The counts of months of a source that held no incidents before this import (so no
+    counts either: nothing to read or add to), made ready to write as
+    :func:`monthly_counts_add`, :func:`place_counts_add` and :func:`subcategory_counts_add`
+    would write them (the import's writer thread writes them)."""
     source = pl.lit(source_id, dtype=pl.Int64).alias("source_id")
     monthly = monthly.with_columns(source, pl.lit("incident").alias("kind"))
-    _bulk_insert(AreaMonthCount._meta.db_table, COUNT_COLUMNS, monthly, raw)
+    bulks = [Bulk(AreaMonthCount._meta.db_table, COUNT_COLUMNS, monthly)]
     for model, target, counts in (
         (PlaceMonthCount, "place_id", places),
         (AreaSubcategoryCount, "area_id", areas),
     ):
         keys = [target, *DETAIL_KEYS]
         counts = counts.sort(keys).with_columns(source)
-        _bulk_insert(model._meta.db_table, [*keys, "source_id", "n"], counts, raw)
+        bulks.append(Bulk(model._meta.db_table, [*keys, "source_id", "n"], counts))
+    return bulks
 
 
 def place_counts_rebuild(source_id: int, months: Sequence[date]) -> None:

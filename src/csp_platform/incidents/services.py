@@ -8,7 +8,6 @@ leaves the database as it was.
 from __future__ import annotations
 
 import contextlib
-import functools
 import queue
 import threading
 from collections import Counter
@@ -411,15 +410,13 @@ class _Importer:
             self.increment_rows -= min(self.increment_rows, counts.height)
             self.counted = True
             assert self.writer is not None
-            self.writer.run(
-                functools.partial(
-                    repository.counts_insert_new,
-                    source.id,
-                    _monthly_increments(counts),
-                    counts.select("place_id", *repository.DETAIL_KEYS, "n"),
-                    _subcategory_increments(counts),
-                )
-            )
+            for bulk in repository.counts_bulk_new(
+                source.id,
+                _monthly_increments(counts),
+                counts.select("place_id", *repository.DETAIL_KEYS, "n"),
+                _subcategory_increments(counts),
+            ):
+                self.writer.run(bulk.write)
 
     def drain(self) -> None:
         """Wait until the writer has written everything given to it, before this thread
@@ -462,7 +459,7 @@ class _Importer:
         if self.allowed is not None:
             self.allowed.check_incidents(new, shared=source.partnership_id is None)
         if new_places.height:
-            self.writer.submit(repository.places_insert, new_places)
+            self.writer.run(repository.places_bulk(new_places).write)
         located = new["lon"].is_not_null()
         nowhere = pl.all_horizontal(pl.col(c).is_null() for c in LINK_COLUMNS)
         self.result.rows_without_location += int((~located).sum())
@@ -471,7 +468,8 @@ class _Importer:
             pl.lit(source.id, dtype=pl.Int64).alias("source_id"),
             pl.lit(batch.id, dtype=pl.Int64).alias("batch_id"),
         )
-        self.writer.submit(repository.incidents_insert_new, new)
+        # made ready to write here (this thread waits for the writer otherwise)
+        self.writer.run(repository.incidents_bulk(new).write)
         added = new.height
         for (month,), part in new.group_by("month"):
             held = self.stored[(source.id, month)]
@@ -741,10 +739,6 @@ class _Writer:
     def _raise(self) -> None:
         if self._error is not None:
             raise self._error
-
-    def submit(self, write: Callable[[pl.DataFrame, object], object], frame: pl.DataFrame) -> None:
-        """Queue ``write(frame, raw_connection)``; waits while ``depth`` jobs are queued."""
-        self.run(functools.partial(write, frame))
 
     def run(self, job: Callable[[object], object]) -> None:
         """Queue ``job(raw_connection)``; waits while ``depth`` jobs are queued."""
