@@ -6,10 +6,17 @@ rows got there, on a real database.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import polars as pl
 import pytest
 from django.db import IntegrityError, connection
 from django.db.models import Count
+from polars.testing import assert_frame_equal
 
+from csp_analytics import io as readers
 from csp_platform.incidents import repository, services
 from csp_platform.incidents.models import (
     AreaSubcategoryCount,
@@ -17,6 +24,7 @@ from csp_platform.incidents.models import (
     Place,
     PlaceMonthCount,
 )
+from csp_platform.incidents.parsed import parse_first
 from csp_platform.incidents.places import PLACE_FIELDS, place_key
 from csp_platform.incidents.services import _Writer
 from tests.platform.conftest import raw_rows
@@ -113,3 +121,28 @@ def test_after_a_first_load_every_index_is_there(cleveland_areas, cleveland_file
     row.pk = None
     with pytest.raises(IntegrityError, match="(?i)unique"):
         row.save()
+
+
+def test_parsed_blocks_in_memory_and_on_disk_come_back_as_read(cleveland_files, settings, tmp_path):
+    """Parsed blocks are kept in memory up to a budget and the rest go to the scratch
+    folder (incidents/parsed.py); either way each block comes back exactly as the reader
+    gave it, a file given twice comes back twice, and the folder is removed afterwards."""
+    settings.VAR_DIR = tmp_path
+    files = [cleveland_files[0], *cleveland_files[:3]]  # the first one twice
+
+    def read(path: Path) -> Iterator[pl.DataFrame]:
+        return readers.read_police_uk(path, block_bytes=256 * 1024, bng=False)
+
+    with parse_first(files, read, in_memory_bytes=3_000_000) as held:
+        assert held.held_bytes > 0 and held.spilled > 0  # both kinds
+        assert list((tmp_path / "parsing").glob("import-*/*.arrow"))
+        for path in files:
+            expected = list(read(path))
+            got = list(held.frames(path))
+            assert len(got) == len(expected) > 1
+            for a, b in zip(got, expected, strict=True):
+                assert_frame_equal(a, b)
+        assert [{m for _, m in months} for months in held.months] == [
+            {date.fromisoformat(p.parent.name + "-01")} for p in files
+        ]
+    assert not list((tmp_path / "parsing").iterdir())

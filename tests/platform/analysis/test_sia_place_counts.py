@@ -18,7 +18,7 @@ import shapely
 from django.db.models import Count, Sum
 
 from csp_platform.analysis import selectors
-from csp_platform.incidents import services
+from csp_platform.incidents import parsed, services
 from csp_platform.incidents.models import (
     AreaSubcategoryCount,
     Crosswalk,
@@ -225,8 +225,10 @@ def test_the_count_tables_equal_the_raw_files_after_a_first_and_an_overlapping_i
     overlapping import adds its new rows to months that already hold counts. Both tables
     must equal the raw CSV rows counted here with the csv module and shapely. Small blocks
     make each month several blocks, and a small ``COUNTS_HELD_ROWS`` makes the import sum
-    its held counts on the way."""
+    its held counts on the way; a small ``IN_MEMORY_BYTES`` sends most parsed blocks
+    through the scratch folder."""
     monkeypatch.setattr(services, "COUNTS_HELD_ROWS", 2_000)
+    monkeypatch.setattr(parsed, "IN_MEMORY_BYTES", 1_000_000)  # later blocks via the disk
     first, second, third = cleveland_files[:3]
     lines = third.read_text(encoding="utf-8").splitlines(keepends=True)
     half = tmp_path / "2018-12-half-street.csv"  # the first half of a month...
