@@ -311,7 +311,8 @@ class _Importer:
         self.increments: dict[int, dict[date, list[pl.DataFrame]]] = {}
         self.increment_rows = 0
         self.counted = False  # counts of new rows written or to write (finish)
-        self.months_before: set[tuple[int, date]] = set()  # (source, month) held before
+        # (source, month) pairs whose counts are in the tables (held before, or added)
+        self.months_before: set[tuple[int, date]] = set()
         self.file_months: list[set[tuple[Any, date]]] = []  # files still to import
         self.files_left: Counter[tuple[Any, date]] = Counter()
         self.stored: dict[tuple[int, date], pl.Series] = {}
@@ -481,20 +482,30 @@ class _Importer:
 
     def _count(self, source_id: int, counts: pl.DataFrame) -> None:
         """Keep a block's counts of new rows (columns ``COUNT_KEYS`` and ``n``), by month,
-        for the count tables :meth:`finish` adds to. They are summed whenever they pass
-        ``COUNTS_HELD_ROWS``, so memory holds about one row per distinct key, not one per
-        block and key; and they are summed month by month, which keeps each sum small."""
+        for the count tables (written by :meth:`file_done` or :meth:`finish`). Memory stays
+        bounded: when they pass ``COUNTS_HELD_ROWS`` they are summed (month by month, which
+        keeps each sum small), and if that leaves more than half as many (a big file of many
+        months), they are added to the count tables there and then."""
         held = self.increments.setdefault(source_id, {})
         for (month,), part in counts.group_by("month"):
             held.setdefault(month, []).append(part)
         self.increment_rows += counts.height
         self.counted = True
-        if self.increment_rows > COUNTS_HELD_ROWS:
+        if self.increment_rows <= COUNTS_HELD_ROWS:
+            return
+        self.increment_rows = 0
+        for months in self.increments.values():
+            for month, parts in months.items():
+                months[month] = [_summed(parts)]
+                self.increment_rows += months[month][0].height
+        if self.increment_rows > COUNTS_HELD_ROWS // 2:
+            self.drain()
+            for held_source, months in self.increments.items():
+                # these months now hold counts: later rows are added to them (finish)
+                self.months_before.update((held_source, month) for month in months)
+                if months:
+                    _counts_store(held_source, months)
             self.increment_rows = 0
-            for months in self.increments.values():
-                for month, parts in months.items():
-                    months[month] = [_summed(parts)]
-                    self.increment_rows += months[month][0].height
 
     def add_aggregates(
         self,
@@ -613,8 +624,8 @@ class _Importer:
 # What an import counts its new rows by, block by block (a place has one ward and one
 # district, so these are the place's counts): enough for all three count tables.
 COUNT_KEYS = ("place_id", "month", "category_id", "source_category", *repository.MONTHLY_LEVELS)
-# Counts of new rows held before they are summed (about 50 MB; see _Importer._count).
-COUNTS_HELD_ROWS = 1_000_000
+# Counts of new rows held before they are summed or written (about 30 MB; _Importer._count).
+COUNTS_HELD_ROWS = 500_000
 
 
 def _summed(parts: list[pl.DataFrame]) -> pl.DataFrame:
