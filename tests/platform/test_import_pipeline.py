@@ -6,13 +6,25 @@ rows got there, on a real database.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
 import polars as pl
 import pytest
 from django.db import IntegrityError, connection
 from django.db.models import Count
+from polars.testing import assert_frame_equal
 
+from csp_analytics import io as readers
 from csp_platform.incidents import repository, services
-from csp_platform.incidents.models import Incident, Place
+from csp_platform.incidents.models import (
+    AreaSubcategoryCount,
+    Incident,
+    Place,
+    PlaceMonthCount,
+)
+from csp_platform.incidents.parsed import parse_first
 from csp_platform.incidents.places import PLACE_FIELDS, place_key
 from csp_platform.incidents.services import _Writer
 from tests.platform.conftest import raw_rows
@@ -58,19 +70,18 @@ def test_a_failed_write_in_the_writer_thread_is_raised_in_the_importing_thread(
     cleveland_areas,
 ):
     writer = _Writer(repository.raw_connection())
-    frame = pl.DataFrame({"x": [1]})
 
-    def bad_write(frame: pl.DataFrame, raw: object) -> None:
+    def bad_write(raw: object) -> None:
         raw.execute("INSERT INTO no_such_table VALUES (1)")  # type: ignore[attr-defined]
 
-    def good_write(frame: pl.DataFrame, raw: object) -> None:  # never reached
+    def good_write(raw: object) -> None:  # never reached
         raise AssertionError("a write after a failed one ran")
 
-    writer.submit(bad_write, frame)
+    writer.run(bad_write)
     with pytest.raises(Exception, match="no_such_table"):
         writer.drain()
     with pytest.raises(Exception, match="no_such_table"):
-        writer.submit(good_write, frame)
+        writer.run(good_write)
     writer.close()
 
 
@@ -90,16 +101,18 @@ def test_a_bad_row_late_in_an_import_leaves_no_incidents_and_no_places(
 
 
 def test_after_a_first_load_every_index_is_there(cleveland_areas, cleveland_files):
-    """PostgreSQL drops the unique constraint and indexes for a first load and builds them
-    at the end (repository.bulk_load_begin); SQLite keeps them throughout."""
-    table = Incident._meta.db_table
+    """PostgreSQL drops the unique constraint and indexes of the incidents and of the SIA's
+    two count tables for a first load and builds them at the end
+    (repository.bulk_load_begin); SQLite keeps them throughout."""
+    tables = [m._meta.db_table for m in (Incident, PlaceMonthCount, AreaSubcategoryCount)]
 
-    def indexes() -> set[str]:
+    def indexes() -> dict[str, set[str]]:
         with connection.cursor() as cursor:
-            return set(connection.introspection.get_constraints(cursor, table))
+            return {t: set(connection.introspection.get_constraints(cursor, t)) for t in tables}
 
     expected = indexes()
-    assert {"incident_unique_per_source"} <= expected
+    assert {"incident_unique_per_source"} <= expected[tables[0]]
+    assert all(len(names) >= 3 for names in expected.values())  # key and two indexes at least
     assert not Incident.objects.exists()
     services.police_uk_import(cleveland_files[:1])
     assert indexes() == expected
@@ -108,3 +121,28 @@ def test_after_a_first_load_every_index_is_there(cleveland_areas, cleveland_file
     row.pk = None
     with pytest.raises(IntegrityError, match="(?i)unique"):
         row.save()
+
+
+def test_parsed_blocks_in_memory_and_on_disk_come_back_as_read(cleveland_files, settings, tmp_path):
+    """Parsed blocks are kept in memory up to a budget and the rest go to the scratch
+    folder (incidents/parsed.py); either way each block comes back exactly as the reader
+    gave it, a file given twice comes back twice, and the folder is removed afterwards."""
+    settings.VAR_DIR = tmp_path
+    files = [cleveland_files[0], *cleveland_files[:3]]  # the first one twice
+
+    def read(path: Path) -> Iterator[pl.DataFrame]:
+        return readers.read_police_uk(path, block_bytes=256 * 1024, bng=False)
+
+    with parse_first(files, read, in_memory_bytes=3_000_000) as held:
+        assert held.held_bytes > 0 and held.spilled > 0  # both kinds
+        assert list((tmp_path / "parsing").glob("import-*/*.arrow"))
+        for path in files:
+            expected = list(read(path))
+            got = list(held.frames(path))
+            assert len(got) == len(expected) > 1
+            for a, b in zip(got, expected, strict=True):
+                assert_frame_equal(a, b)
+        assert [{m for _, m in months} for months in held.months] == [
+            {date.fromisoformat(p.parent.name + "-01")} for p in files
+        ]
+    assert not list((tmp_path / "parsing").iterdir())

@@ -422,8 +422,9 @@ class PlaceMonthCount(SubcategoryMonthCount):
     The SIA's top repeat locations and sub-category breakdown read it instead of the
     incident rows: police.uk puts a million incidents on a few thousand snap points, so a
     year of a district is a hundred thousand counts, not half a million rows. Areas come from
-    the place's links, so relinking places needs no recount; an import and a crosswalk
-    re-map recount the (source, month) pairs they touch from the incident rows.
+    the place's links, so relinking places needs no recount. An import adds its new rows'
+    counts (from its blocks in memory); a crosswalk re-map recounts the (source, month)
+    pairs it touches from the incident rows.
     """
 
     place = _bulk_key(Place, models.CASCADE)
@@ -438,9 +439,9 @@ class PlaceMonthCount(SubcategoryMonthCount):
 class AreaSubcategoryCount(SubcategoryMonthCount):
     """Incidents per ward or district (newest generation) x month x source x category x the
     source's own category: the SIA's sub-category breakdown for those areas (issue 8 item
-    9). Kept like :class:`AreaMonthCount`: recounted from the incident rows for the (source,
-    month) pairs an import, a crosswalk re-map or a relink of places touches, in its
-    transaction."""
+    9). Kept like :class:`AreaMonthCount`: an import adds its new rows' counts; a crosswalk
+    re-map or a relink of places recounts the (source, month) pairs it touches from the
+    incident rows, in its transaction."""
 
     area = _bulk_key(Area, models.CASCADE)
 

@@ -88,10 +88,10 @@ class PlaceIndex:
         (columns ``PLACE_COLUMNS``), which the caller writes before the incidents.
         """
         frame = _with_hashes(frame)
-        fresh = (
+        fresh = (  # most rows are at known places: leave those out before the unique
             frame.select(*_HASHES, *PLACE_FIELDS)
-            .unique(subset=list(_HASHES))
             .join(self.known, on=list(_HASHES), how="anti")
+            .unique(subset=list(_HASHES), maintain_order=True)
         )
         if fresh.height == 0:
             new_places = pl.DataFrame(schema={"id": pl.Int64, "key": pl.String, **_SCHEMA})

@@ -4,7 +4,8 @@ Everything else uses the ORM. An import first reads the identities it already ho
 months in hand (one range scan of the unique index: identities lead with ``YYYYMM``), keeps
 only the new rows, and writes them through a staging database on SQLite (``staging.py``) or
 with ``COPY`` on PostgreSQL.
-Monthly counts are then *added to* from the new rows, not recounted. The unique index on
+Monthly counts, and the SIA's counts per place and per ward or district and sub-category, are
+then *added to* from the new rows, not recounted. The unique index on
 (source, ident) still stands behind this, so a duplicate can never be stored.
 """
 
@@ -62,6 +63,9 @@ _PG_TYPES = {
 # the file). Identities lead with the month, so inserts touch a month's part of the unique
 # index; 64 MB imported 5 million rows as fast as 256 MB did (docs/performance.md).
 SQLITE_IMPORT_CACHE_KIB = 65_536
+# Rows written by one COPY or one staged INSERT (an import's blocks are smaller; its count
+# tables are written in parts of this size).
+BULK_ROWS = 65_536
 
 
 def _is_postgres() -> bool:
@@ -83,20 +87,26 @@ def import_begin() -> None:
             cursor.execute(f"PRAGMA cache_size = -{SQLITE_IMPORT_CACHE_KIB}")
 
 
+# Tables a first load on PostgreSQL fills without their secondary indexes, built at the end.
+_BULK_MODELS = (Incident, PlaceMonthCount, AreaSubcategoryCount)
+
+
 def bulk_load_begin() -> bool:
     """PostgreSQL, incident table empty (the first, historical load): drop the unique
-    constraint and the secondary indexes for the load, to be built once, sorted and in
-    parallel, by :func:`bulk_load_end` (PostgreSQL's own advice for populating a table;
-    about 1.2 s of 3.3 s on 400,000 rows). Readers of the table wait for the import to
-    commit. SQLite gains nothing from this (measured), so keeps its indexes. Returns
-    whether the indexes were dropped."""
-    if not _is_postgres() or Incident.objects.exists():
+    constraint and the secondary indexes of the incidents and of the SIA's two count
+    tables for the load, to be built once, sorted and in parallel, by
+    :func:`bulk_load_end` (PostgreSQL's own advice for populating a table; about 1.2 s of
+    3.3 s on 400,000 rows for the incidents, 0.3 s for the counts). Readers of the tables
+    wait for the import to commit. SQLite gains nothing from this (measured), so keeps its
+    indexes. Returns whether the indexes were dropped."""
+    if not _is_postgres() or any(m.objects.exists() for m in _BULK_MODELS):
         return False
     with connection.schema_editor(atomic=False) as editor:
-        for constraint in Incident._meta.constraints:
-            editor.remove_constraint(Incident, constraint)
-        for index in Incident._meta.indexes:
-            editor.remove_index(Incident, index)
+        for model in _BULK_MODELS:
+            for constraint in model._meta.constraints:
+                editor.remove_constraint(model, constraint)
+            for index in model._meta.indexes:
+                editor.remove_index(model, index)
     return True
 
 
@@ -104,10 +114,11 @@ def bulk_load_end() -> None:
     """Build what :func:`bulk_load_begin` dropped. A duplicate identity (which the import
     never writes) would fail here and roll the import back."""
     with connection.schema_editor(atomic=False) as editor:
-        for constraint in Incident._meta.constraints:
-            editor.add_constraint(Incident, constraint)
-        for index in Incident._meta.indexes:
-            editor.add_index(Incident, index)
+        for model in _BULK_MODELS:
+            for constraint in model._meta.constraints:
+                editor.add_constraint(model, constraint)
+            for index in model._meta.indexes:
+                editor.add_index(model, index)
 
 
 def places_stored() -> tuple[pl.DataFrame, int]:
@@ -123,9 +134,12 @@ def places_stored() -> tuple[pl.DataFrame, int]:
 def places_insert(frame: pl.DataFrame, raw: Any = None) -> None:
     """Write new places (columns ``PLACE_COLUMNS``, ids handed out by the import).
     ``raw``: see :func:`raw_connection`."""
-    if frame.height == 0:
-        return
-    _bulk_insert(Place._meta.db_table, PLACE_COLUMNS, frame, raw)
+    places_bulk(frame).write(raw)
+
+
+def places_bulk(frame: pl.DataFrame) -> Bulk:
+    """:func:`places_insert`, made ready to write."""
+    return Bulk(Place._meta.db_table, PLACE_COLUMNS, frame)
 
 
 def places_sequence_sync() -> None:
@@ -171,24 +185,53 @@ def raw_connection() -> Any:
     return connection.connection
 
 
+class Bulk:
+    """Rows made ready to append to a table, in parts of at most ``BULK_ROWS`` rows (so
+    that the copies each step makes stay small): CSV text for ``COPY`` on PostgreSQL, a
+    staging database (``staging.image``) on SQLite. Made in one thread, the importing one,
+    while the writer thread writes what was made before (:meth:`write`), which then only
+    hands the bytes to the database."""
+
+    def __init__(self, table: str, columns: Sequence[str], frame: pl.DataFrame) -> None:
+        self.table, self.columns = table, list(columns)
+        self.postgres = _is_postgres()
+        frame = frame.select(self.columns)
+        self.parts = [
+            _csv(part) if self.postgres else staging.image(part)
+            for part in frame.iter_slices(BULK_ROWS)
+            if part.height
+        ]
+
+    def write(self, raw: Any = None) -> None:
+        """Append the rows, in the current transaction. ``raw``: see :func:`raw_connection`."""
+        raw = raw_connection() if raw is None else raw
+        for part in self.parts:
+            if self.postgres:
+                _copy_csv(raw, self.table, self.columns, part)
+            else:
+                staging.insert_image(raw, self.table, self.columns, part)
+
+
 def _bulk_insert(table: str, columns: Sequence[str], frame: pl.DataFrame, raw: Any = None) -> None:
     """Append rows: ``COPY`` on PostgreSQL, the staging database on SQLite."""
-    raw = raw_connection() if raw is None else raw
-    if _is_postgres():
-        _copy(raw, table, columns, frame)
-    else:
-        staging.insert_staged(raw, table, columns, frame)
+    Bulk(table, columns, frame).write(raw)
+
+
+def _csv(frame: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.write_csv(buffer, include_header=False, null_value="\\N", quote_style="necessary")
+    return buffer.getvalue()
+
+
+def _copy_csv(raw: Any, table: str, columns: Sequence[str], text: bytes) -> None:
+    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+    with raw.cursor() as cursor, cursor.copy(sql) as copy:
+        copy.write(text)
 
 
 def _copy(raw: Any, table: str, columns: Sequence[str], frame: pl.DataFrame) -> None:
     """``COPY`` a frame into a table through the raw ``psycopg`` connection."""
-    buffer = io.BytesIO()
-    frame.select(columns).write_csv(
-        buffer, include_header=False, null_value="\\N", quote_style="necessary"
-    )
-    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
-    with raw.cursor() as cursor, cursor.copy(sql) as copy:
-        copy.write(buffer.getvalue())
+    _copy_csv(raw, table, columns, _csv(frame.select(columns)))
 
 
 def _sent_columns(frame: pl.DataFrame) -> list[str]:
@@ -212,9 +255,13 @@ def incidents_insert_new(frame: pl.DataFrame, raw: Any = None) -> int:
     The unique index rejects a duplicate with an error that rolls the whole import back,
     so a mistake here can never store an incident twice.
     """
-    columns = _sent_columns(frame)
-    _bulk_insert(Incident._meta.db_table, columns, frame, raw)
+    incidents_bulk(frame).write(raw)
     return frame.height
+
+
+def incidents_bulk(frame: pl.DataFrame) -> Bulk:
+    """:func:`incidents_insert_new`, made ready to write."""
+    return Bulk(Incident._meta.db_table, _sent_columns(frame), frame)
 
 
 def aggregates_insert(frame: pl.DataFrame) -> int:
@@ -313,17 +360,91 @@ def monthly_counts_rebuild(source_id: int, months: Sequence[date]) -> None:
     subcategory_counts_rebuild(source_id, months)
 
 
+# The keys of the two SIA count tables besides their area or place and the source.
+DETAIL_KEYS = ("month", "category_id", "source_category")
+_DETAIL_SCHEMA: dict[str, Any] = {
+    "month": pl.Date,
+    "category_id": pl.Int64,
+    "source_category": pl.String,
+    "n": pl.Int64,
+}
+
+
+def place_counts_add(source_id: int, counts: pl.DataFrame) -> None:
+    """Add counts of newly stored incidents (columns place_id, month, category_id,
+    source_category, n) to :class:`PlaceMonthCount` for one source, in the caller's
+    transaction. An import counts its new rows from its blocks in memory, so a first import
+    never groups the stored rows (docs/performance.md)."""
+    _counts_add(PlaceMonthCount, "place_id", source_id, counts)
+
+
+def subcategory_counts_add(source_id: int, counts: pl.DataFrame) -> None:
+    """Add counts of newly stored incidents (columns area_id, month, category_id,
+    source_category, n; wards and districts) to :class:`AreaSubcategoryCount` for one
+    source, in the caller's transaction."""
+    _counts_add(AreaSubcategoryCount, "area_id", source_id, counts)
+
+
+def _counts_add(model: Any, target: str, source_id: int, counts: pl.DataFrame) -> None:
+    """Add ``counts`` to ``model``'s table: months that already hold counts of the source
+    are read, summed with the new counts, deleted and written back; the others (all of them
+    in a first import) are written straight away."""
+    if counts.height == 0:
+        return
+    keys = [target, *DETAIL_KEYS]
+    schema = {target: pl.Int64, **_DETAIL_SCHEMA}
+    counts = counts.select(pl.col(c).cast(t) for c, t in schema.items())
+    months = sorted(counts["month"].unique().to_list())
+    held = model.objects.filter(source_id=source_id, month__in=months)
+    stored = pl.DataFrame(list(held.values_list(*keys, "n")), schema=schema, orient="row")
+    if stored.height:
+        held_months = sorted(stored["month"].unique().to_list())
+        marks = ", ".join(["%s"] * len(held_months))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {model._meta.db_table} WHERE source_id = %s "  # noqa: S608
+                f"AND month IN ({marks})",
+                [source_id, *held_months],
+            )
+        counts = pl.concat([stored, counts]).group_by(keys).agg(pl.col("n").sum())
+    # in the order of the (place or area, month) index: its pages fill one after another
+    counts = counts.sort(keys).with_columns(pl.lit(source_id, dtype=pl.Int64).alias("source_id"))
+    _bulk_insert(model._meta.db_table, [*keys, "source_id", "n"], counts)
+
+
+def counts_bulk_new(
+    source_id: int, monthly: pl.DataFrame, places: pl.DataFrame, areas: pl.DataFrame
+) -> list[Bulk]:
+    """The counts of months of a source that held no incidents before this import (so no
+    counts either: nothing to read or add to), made ready to write as
+    :func:`monthly_counts_add`, :func:`place_counts_add` and :func:`subcategory_counts_add`
+    would write them (the import's writer thread writes them)."""
+    source = pl.lit(source_id, dtype=pl.Int64).alias("source_id")
+    monthly = monthly.with_columns(source, pl.lit("incident").alias("kind"))
+    bulks = [Bulk(AreaMonthCount._meta.db_table, COUNT_COLUMNS, monthly)]
+    for model, target, counts in (
+        (PlaceMonthCount, "place_id", places),
+        (AreaSubcategoryCount, "area_id", areas),
+    ):
+        keys = [target, *DETAIL_KEYS]
+        counts = counts.sort(keys).with_columns(source)
+        bulks.append(Bulk(model._meta.db_table, [*keys, "source_id", "n"], counts))
+    return bulks
+
+
 def place_counts_rebuild(source_id: int, months: Sequence[date]) -> None:
     """Recount the incident rows of one source for the given months per place, month,
     category and the source's own category (:class:`PlaceMonthCount`), in the caller's
-    transaction: after an import adds rows and after a crosswalk re-map changes categories."""
+    transaction: after a crosswalk re-map changes categories (imports add to the counts
+    instead, :func:`place_counts_add`)."""
     _counts_rebuild(PlaceMonthCount, "place_id", ["place_id"], source_id, months)
 
 
 def subcategory_counts_rebuild(source_id: int, months: Sequence[date]) -> None:
     """Recount the incident rows of one source for the given months per ward and district,
     category and the source's own category (:class:`AreaSubcategoryCount`), in the caller's
-    transaction."""
+    transaction: after a crosswalk re-map or a relink (imports add to the counts instead,
+    :func:`subcategory_counts_add`)."""
     keys = list(MONTHLY_LEVELS)
     _counts_rebuild(AreaSubcategoryCount, "area_id", keys, source_id, months, not_null=True)
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -305,7 +307,14 @@ class _Importer:
         self.months_with_rows: set[tuple[int, date]] = set()
         self.batches: dict[int, ImportBatch] = {}
         self.touched: dict[int, set[date]] = {}
-        self.increments: dict[int, list[pl.DataFrame]] = {}
+        # counts of the new rows, per source and month (see _count)
+        self.increments: dict[int, dict[date, list[pl.DataFrame]]] = {}
+        self.increment_rows = 0
+        self.counted = False  # counts of new rows written or to write (finish)
+        # (source, month) pairs whose counts are in the tables (held before, or added)
+        self.months_before: set[tuple[int, date]] = set()
+        self.file_months: list[set[tuple[Any, date]]] = []  # files still to import
+        self.files_left: Counter[tuple[Any, date]] = Counter()
         self.stored: dict[tuple[int, date], pl.Series] = {}
         self.crosswalks: dict[str, tuple[Crosswalk | None, dict[str, int | None], set[str]]] = {}
 
@@ -370,16 +379,45 @@ class _Importer:
             .alias("category_id")
         )
 
-    def start_incidents(self) -> None:
+    def start_incidents(self, months: list[set[tuple[Any, date]]]) -> None:
         """Load what storing incidents needs and start the writer (the read-ahead thread may
         be reading meanwhile: it needs only the crosswalk, loaded before it starts, and never
-        touches the database)."""
+        touches the database). ``months``: the (organisation, month) pairs of each file's
+        rows, files in the order they will be imported (see :meth:`file_done`)."""
         if self.places is None:
             known, next_id = repository.places_stored()
             self.places = PlaceIndex(AreaIndex.load(), known, next_id)
             self.months_with_rows = repository.months_stored()
+            self.months_before = set(self.months_with_rows)
             self.bulk_load = repository.bulk_load_begin()
             self.writer = _Writer(repository.raw_connection())
+        self.file_months = list(months)
+        self.files_left = Counter(pair for file in months for pair in file)
+
+    def file_done(self, sources: dict[Any, Source]) -> None:
+        """After each file: the counts of a month that no later file of the import holds
+        are complete. Where the source held no incidents in that month before, they are
+        written now, by the writer, while the next files are matched (the other months are
+        added to the stored counts by :meth:`finish`)."""
+        for organisation, month in self.file_months.pop(0):
+            self.files_left[(organisation, month)] -= 1
+            source = sources.get(organisation)
+            if self.files_left[(organisation, month)] or source is None:
+                continue
+            parts = self.increments.get(source.id, {})
+            if (source.id, month) in self.months_before or month not in parts:
+                continue
+            counts = _summed(parts.pop(month))
+            self.increment_rows -= min(self.increment_rows, counts.height)
+            self.counted = True
+            assert self.writer is not None
+            for bulk in repository.counts_bulk_new(
+                source.id,
+                _monthly_increments(counts),
+                counts.select("place_id", *repository.DETAIL_KEYS, "n"),
+                _subcategory_increments(counts),
+            ):
+                self.writer.run(bulk.write)
 
     def drain(self) -> None:
         """Wait until the writer has written everything given to it, before this thread
@@ -392,9 +430,12 @@ class _Importer:
             self.writer.close()
 
     def prepare(self, frame: pl.DataFrame, scheme: str, unlisted: str) -> _Block:
-        """The database-free work on a block, run in the read-ahead thread: categories."""
+        """The database-free work on a block, run in the read-ahead thread: categories, and
+        each identity once per organisation (a block's repeats of a row are one incident)."""
         read = dict(frame["organisation"].value_counts().iter_rows())
-        return _Block(self.categorise(frame, scheme, unlisted), read)
+        frame = self.categorise(frame, scheme, unlisted)
+        once = ["ident"] if len(read) == 1 else ["organisation", "ident"]
+        return _Block(frame.unique(subset=once, keep="first", maintain_order=True), read)
 
     def add_incidents(
         self, frame: pl.DataFrame, read: int, source: Source, mapping: dict[str, object] | None
@@ -406,7 +447,7 @@ class _Importer:
         if frame.height == 0:
             return
         stored = self.stored_idents(source.id, set(frame["month"].unique().to_list()))
-        new = frame.unique(subset="ident", keep="first", maintain_order=True)
+        new = frame  # each identity once already (prepare)
         if stored.len():
             new = new.join(stored.to_frame(), on="ident", how="anti", maintain_order="left")
         self._note_months(source, frame)
@@ -419,7 +460,7 @@ class _Importer:
         if self.allowed is not None:
             self.allowed.check_incidents(new, shared=source.partnership_id is None)
         if new_places.height:
-            self.writer.submit(repository.places_insert, new_places)
+            self.writer.run(repository.places_bulk(new_places).write)
         located = new["lon"].is_not_null()
         nowhere = pl.all_horizontal(pl.col(c).is_null() for c in LINK_COLUMNS)
         self.result.rows_without_location += int((~located).sum())
@@ -428,7 +469,8 @@ class _Importer:
             pl.lit(source.id, dtype=pl.Int64).alias("source_id"),
             pl.lit(batch.id, dtype=pl.Int64).alias("batch_id"),
         )
-        self.writer.submit(repository.incidents_insert_new, new)
+        # made ready to write here (this thread waits for the writer otherwise)
+        self.writer.run(repository.incidents_bulk(new).write)
         added = new.height
         for (month,), part in new.group_by("month"):
             held = self.stored[(source.id, month)]
@@ -436,9 +478,34 @@ class _Importer:
             self.months_with_rows.add((source.id, month))
         self.result.rows_new += added
         batch.rows_new += added
-        self.increments.setdefault(source.id, []).append(
-            new.group_by("month", "category_id", *repository.MONTHLY_LEVELS).len("n")
-        )
+        self._count(source.id, new.group_by(*COUNT_KEYS).len("n"))
+
+    def _count(self, source_id: int, counts: pl.DataFrame) -> None:
+        """Keep a block's counts of new rows (columns ``COUNT_KEYS`` and ``n``), by month,
+        for the count tables (written by :meth:`file_done` or :meth:`finish`). Memory stays
+        bounded: when they pass ``COUNTS_HELD_ROWS`` they are summed (month by month, which
+        keeps each sum small), and if that leaves more than half as many (a big file of many
+        months), they are added to the count tables there and then."""
+        held = self.increments.setdefault(source_id, {})
+        for (month,), part in counts.group_by("month"):
+            held.setdefault(month, []).append(part)
+        self.increment_rows += counts.height
+        self.counted = True
+        if self.increment_rows <= COUNTS_HELD_ROWS:
+            return
+        self.increment_rows = 0
+        for months in self.increments.values():
+            for month, parts in months.items():
+                months[month] = [_summed(parts)]
+                self.increment_rows += months[month][0].height
+        if self.increment_rows > COUNTS_HELD_ROWS // 2:
+            self.drain()
+            for held_source, months in self.increments.items():
+                # these months now hold counts: later rows are added to them (finish)
+                self.months_before.update((held_source, month) for month in months)
+                if months:
+                    _counts_store(held_source, months)
+            self.increment_rows = 0
 
     def add_aggregates(
         self,
@@ -525,12 +592,8 @@ class _Importer:
             if source.kind == Source.Kind.AGGREGATE:
                 aggregate_counts_rebuild(source)
             elif self.increments.get(source_id):
-                counts = _monthly_increments(pl.concat(self.increments[source_id]))
-                repository.monthly_counts_add(source_id, "incident", counts)
-                months = sorted(counts["month"].unique())
-                repository.place_counts_rebuild(source_id, months)
-                repository.subcategory_counts_rebuild(source_id, months)
-        if self.increments:
+                _counts_store(source_id, self.increments.pop(source_id))
+        if self.counted:
             repository.count_tables_analyze()
         for batch in self.batches.values():
             batch.files = [vars(f) for f in files]
@@ -558,11 +621,60 @@ class _Importer:
                 self.result.rows_remapped += crosswalk_remap(source.scheme, source.organisation)
 
 
+# What an import counts its new rows by, block by block (a place has one ward and one
+# district, so these are the place's counts): enough for all three count tables.
+COUNT_KEYS = ("place_id", "month", "category_id", "source_category", *repository.MONTHLY_LEVELS)
+# Counts of new rows held before they are summed or written (_Importer._count): a 2M-row file
+# of 60 months peaked at 649 MB with 100,000, 698 MB with 200,000 and 845 MB with 500,000.
+COUNTS_HELD_ROWS = 100_000
+
+
+def _summed(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """One frame of counts by ``COUNT_KEYS`` (each key once) from several."""
+    if len(parts) == 1:
+        return parts[0]  # a group-by's result already
+    return pl.concat(parts).group_by(COUNT_KEYS).agg(pl.col("n").sum())
+
+
+def _counts_store(source_id: int, months: dict[date, list[pl.DataFrame]]) -> None:
+    """Add the counts of an import's new rows of one source (by month, see
+    :meth:`_Importer._count`) to the monthly table and the SIA's two count tables. Each
+    month is summed on its own. A place has one ward and one district, and a source
+    category one category, in an import, so the counts by ``COUNT_KEYS`` are the counts
+    per place, month, category and source category (:class:`PlaceMonthCount`) as they
+    are."""
+    monthly, places, areas = [], [], []
+    for month in sorted(months):
+        counts = _summed(months.pop(month))
+        monthly.append(_monthly_increments(counts))
+        places.append(counts.select("place_id", *repository.DETAIL_KEYS, "n"))
+        areas.append(_subcategory_increments(counts))
+    repository.monthly_counts_add(source_id, "incident", pl.concat(monthly))
+    repository.place_counts_add(source_id, pl.concat(places))
+    repository.subcategory_counts_add(source_id, pl.concat(areas))
+
+
+def _subcategory_increments(counts: pl.DataFrame) -> pl.DataFrame:
+    """Counts of newly stored incidents per ward and per district, month, category and
+    source category, for :class:`AreaSubcategoryCount`, from counts by ``COUNT_KEYS``."""
+    keys = list(repository.DETAIL_KEYS)
+    return pl.concat(
+        [
+            counts.filter(pl.col(level).is_not_null())
+            .group_by(level, *keys)
+            .agg(pl.col("n").sum())
+            .rename({level: "area_id"})
+            for level in repository.MONTHLY_LEVELS
+        ]
+    )
+
+
 def _monthly_increments(counts: pl.DataFrame) -> pl.DataFrame:
     """Counts of newly stored incidents per month and category for the whole source (area
-    null), wards and districts, from counts per (month, category, ward, district) (column
-    ``n``); added to the monthly table at the end. (LSOA breakdowns are counted from the
-    incident rows: by LSOA the table would be nearly as big as they are.)"""
+    null), wards and districts, from counts by ``COUNT_KEYS`` (or any that include month,
+    category, ward and district; column ``n``); added to the monthly table at the end.
+    (LSOA breakdowns are counted from the incident rows: by LSOA the table would be nearly
+    as big as they are.)"""
     keys = ["month", "category_id"]
     parts = [counts.group_by(keys).agg(pl.col("n").sum(), pl.lit(None, pl.Int64).alias("area_id"))]
     for level in repository.MONTHLY_LEVELS:
@@ -618,9 +730,7 @@ class _Writer:
 
     def __init__(self, raw: object, depth: int = 2) -> None:
         self._raw = raw
-        self._jobs: queue.Queue[tuple[Callable[..., object], pl.DataFrame] | None] = queue.Queue(
-            maxsize=depth
-        )
+        self._jobs: queue.Queue[Callable[[object], object] | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._work, daemon=True)
         self._thread.start()
@@ -632,8 +742,7 @@ class _Writer:
                 if job is None:
                     return
                 if self._error is None:
-                    write, frame = job
-                    write(frame, self._raw)
+                    job(self._raw)
             except BaseException as exc:  # handed to the importing thread, never lost
                 self._error = exc
             finally:
@@ -643,10 +752,10 @@ class _Writer:
         if self._error is not None:
             raise self._error
 
-    def submit(self, write: Callable[[pl.DataFrame, object], object], frame: pl.DataFrame) -> None:
-        """Queue ``write(frame, raw_connection)``; waits while ``depth`` jobs are queued."""
+    def run(self, job: Callable[[object], object]) -> None:
+        """Queue ``job(raw_connection)``; waits while ``depth`` jobs are queued."""
         self._raise()
-        self._jobs.put((write, frame))
+        self._jobs.put(job)
 
     def drain(self) -> None:
         """Wait for every queued write; raise the writer's error if there was one."""
@@ -743,9 +852,10 @@ def police_uk_import(
 
         ahead = _ReadAhead(files, read)
         try:
-            importer.start_incidents()
+            importer.start_incidents(parsed.months)
             for path in progress(files) if progress else files:
                 infos.append(_police_file(importer, ahead, path, sources))
+                importer.file_done(sources)
         finally:
             ahead.close()
         return infos
@@ -857,7 +967,7 @@ def mapped_import(
         ahead = _ReadAhead(files, read)
         try:
             if not aggregate:
-                importer.start_incidents()
+                importer.start_incidents(parsed.months)
             for path in progress(files) if progress else files:
                 rows = 0
                 for block in ahead.blocks_of_next_file():
@@ -875,6 +985,8 @@ def mapped_import(
                     else:
                         importer.add_incidents(block.frame, read_rows, source, mapping.raw)
                 infos.append(readers.file_info(path, rows))
+                if not aggregate:
+                    importer.file_done({mapping.organisation: source})
         finally:
             ahead.close()
         return infos

@@ -73,7 +73,15 @@ def insert_staged(
     appended to the statement, e.g. ``ON CONFLICT (...) DO NOTHING``."""
     if frame.height == 0:
         return 0
-    raw.deserialize(image(frame.select(columns)), name=STAGE)
+    return insert_image(raw, table, columns, image(frame.select(columns)), tail)
+
+
+def insert_image(
+    raw: Any, table: str, columns: Sequence[str], staged: bytes, tail: str = ""
+) -> int:
+    """:func:`insert_staged` of rows already made into a staging database by :func:`image`
+    (in another thread, say)."""
+    raw.deserialize(staged, name=STAGE)
     names = ", ".join(f'"{c}"' for c in columns)
     where = " WHERE true" if tail else ""  # SQLite needs it to parse an upsert after SELECT
     cursor = raw.execute(
