@@ -49,6 +49,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -145,22 +146,27 @@ def two_sided_features(c: Cube, t: int) -> np.ndarray:
     return np.column_stack(cols)
 
 
-def two_sided_ranker(c: Cube) -> list[float]:
+def gradient_boosting(max_iter: int, learning_rate: float) -> Any:
+    """The ranker's model (Poisson loss, the same tree settings as RANKER_DEFAULTS)."""
     from sklearn.ensemble import HistGradientBoostingRegressor
 
+    return HistGradientBoostingRegressor(
+        loss="poisson",
+        max_iter=max_iter,
+        learning_rate=learning_rate,
+        max_leaf_nodes=15,
+        min_samples_leaf=40,
+        l2_regularization=1.0,
+        random_state=0,
+    )
+
+
+def two_sided_ranker(c: Cube) -> list[float]:
     feats = {t: two_sided_features(c, t) for t in c.tests}
     out = []
     for t in c.tests:
         train = [s for s in c.tests if s != t]
-        model = HistGradientBoostingRegressor(
-            loss="poisson",
-            max_iter=200,
-            learning_rate=0.05,
-            max_leaf_nodes=15,
-            min_samples_leaf=40,
-            l2_regularization=1.0,
-            random_state=0,
-        )
+        model = gradient_boosting(max_iter=200, learning_rate=0.05)
         model.fit(np.vstack([feats[s] for s in train]), np.concatenate([c.total[s] for s in train]))
         out.append(c.pai(model.predict(feats[t]), t))
     return out
@@ -216,7 +222,6 @@ def table(name: str, cell: float, draws: int) -> None:
 def force_wide(cell: float) -> None:
     import shapely
     from scipy.ndimage import uniform_filter
-    from sklearn.ensemble import HistGradientBoostingRegressor
 
     t0 = time.perf_counter()
     p = read_files(sorted(NORTHUMBRIA.glob("*/*-northumbria-street.csv.gz")))
@@ -283,15 +288,7 @@ def force_wide(cell: float) -> None:
         got = []
         for t, y in zip(tests, scored):
             train = [s for s in months if 3 <= s < t][-12:]
-            model = HistGradientBoostingRegressor(
-                loss="poisson",
-                max_iter=100,
-                learning_rate=0.1,
-                max_leaf_nodes=15,
-                min_samples_leaf=40,
-                l2_regularization=1.0,
-                random_state=0,
-            )
+            model = gradient_boosting(max_iter=100, learning_rate=0.1)
             model.fit(
                 np.vstack([features(c, ring, s, rows) for s in train]),
                 np.concatenate([c[s][rows] for s in train]),
